@@ -1,0 +1,22 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Each creates .venv first if needed.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+SAMPLES ?=
+
+.PHONY: venv test demo ui clean
+
+venv:
+	@bash scripts/bootstrap.sh
+
+test: venv
+	$(BIN)/python -m pytest
+
+demo: venv
+	@bash scripts/demo.sh $(SAMPLES)
+
+ui: venv
+	DAGSTER_HOME=$(CURDIR)/.llmeval/dagster $(BIN)/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf .llmeval datasets_cache/*/

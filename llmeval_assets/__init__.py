@@ -1,0 +1,1 @@
+"""llmeval: incremental, reproducible LLM evaluation."""

@@ -1,0 +1,31 @@
+"""Entry point of the `llmeval` console script."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="llmeval",
+    help="Evaluate open LLMs on standard benchmarks: plan, run (through Dagster + vLLM), report.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines `register(app)`; the order is the order of `llmeval --help`.
+_COMMAND_MODULES = ("registry", "engine", "benchmarks", "sandbox", "pipeline")
+
+for _name in _COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(f"llmeval_assets.cli.{_name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"llmeval_assets.cli.{_name}":
+            raise
+        continue
+    _module.register(app)
+
+
+if __name__ == "__main__":
+    app()

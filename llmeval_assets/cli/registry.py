@@ -1,0 +1,196 @@
+"""Registry commands: validate, categories, models, datasets, plan. They read only the YAML registry (no engine,
+no Dagster), so they answer in well under two seconds."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from llmeval_assets.paths import datasets_cache_dir, installed_data_path
+from llmeval_assets.registry import Registry, RegistryError, UnknownNameError, load_registry
+from llmeval_assets.registry.hardware import check_fit
+
+console = Console()
+err_console = Console(stderr=True)
+
+RegistryOption = typer.Option(None, "--registry", help="Registry directory (default: ./registry or $LLMEVAL_REGISTRY)")
+JsonOption = typer.Option(False, "--json", help="Machine-readable output")
+
+
+def load_or_exit(registry_dir: Path | None) -> Registry:
+    try:
+        registry = load_registry(registry_dir)
+    except RegistryError as exc:
+        err_console.print(str(exc), style="red", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    return registry
+
+
+def fail(message: str) -> None:
+    err_console.print(f"error: {message}", highlight=False, markup=False)
+    raise typer.Exit(2)
+
+
+def emit_json(payload: Any) -> None:
+    typer.echo(json.dumps(payload, indent=2, default=str))
+
+
+def model_rows(registry: Registry, category: str | None) -> list[dict[str, Any]]:
+    keys = registry.categories[category].models if category else registry.models
+    gpu_name = registry.hardware.default_gpu
+    gpu = registry.hardware.gpus[gpu_name]
+    rows = []
+    for key in keys:
+        m = registry.models[key]
+        settings = registry.engine_settings(key)
+        fit = check_fit(m, m.tensor_parallel_size, settings.gpu_memory_utilization, gpu,
+                        registry.hardware.runtime_overhead_gb)
+        rows.append({
+            "key": key, "display_name": m.display_name, "hf_id": m.hf_id, "revision": m.revision,
+            "kind": m.kind.value, "params_b": m.params_b, "active_params_b": m.active_params_b,
+            "dtype": m.dtype.value, "quantization": m.quantization.value, "license": m.license, "gated": m.gated,
+            "instruct": m.instruct, "reasoning": m.reasoning, "context_window": m.context_window,
+            "max_model_len": settings.max_model_len, "tensor_parallel_size": m.tensor_parallel_size,
+            "min_gpus": fit.min_tensor_parallel_size if m.params_b else 0,
+            "weights_gb": round(fit.weights_gb, 1), "gpu_memory_utilization": settings.gpu_memory_utilization,
+            "max_num_seqs": settings.max_num_seqs, "preset": m.preset,
+            "categories": registry.categories_of(key), "removed_from": registry.removed_from(key),
+            "aliases": list(m.aliases), "notes": list(m.notes),
+        })
+    return rows
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def validate(registry: Optional[Path] = RegistryOption) -> None:
+        """Validate the registry; list every problem (file, key, field) and exit non-zero if there is one."""
+        reg = load_or_exit(registry)
+        for warning in reg.warnings:
+            err_console.print(f"warning: {warning}", highlight=False, markup=False)
+        console.print(f"registry {reg.root} is valid: {len(reg.models)} models "
+                      f"(+{len(reg.model_aliases)} aliases), {len(reg.categories)} categories, "
+                      f"{len(reg.datasets)} datasets ({sum(d.supported for d in reg.datasets.values())} supported), "
+                      f"{len(reg.presets)} presets; {len(reg.warnings)} warning(s)", highlight=False)
+
+    @app.command()
+    def categories(registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
+        """The evaluation categories with their models, datasets and settings."""
+        reg = load_or_exit(registry)
+        rows = [{"name": name, "description": c.description, "priority": c.priority, "models": list(c.models),
+                 "removed_models": c.removed_models, "primary_datasets": list(c.primary_datasets),
+                 "optional_datasets": list(c.optional_datasets),
+                 "unsupported_datasets": [d for d in (*c.primary_datasets, *c.optional_datasets)
+                                          if not reg.datasets[reg.resolve_dataset(d)].supported],
+                 "settings": c.settings.model_dump(), "key_metrics": list(c.key_metrics)}
+                for name, c in reg.categories.items()]
+        if as_json:
+            return emit_json(rows)
+        table = Table("category", "models", "primary datasets", "optional", "samples", "max tok", "timeout")
+        for r in rows:
+            def mark(ds: list[str]) -> str:
+                return ", ".join(d if d not in r["unsupported_datasets"] else f"({d})" for d in ds)
+            s = r["settings"]
+            table.add_row(r["name"], f"{len(r['models'])} (+{len(r['removed_models'])} removed)",
+                          mark(r["primary_datasets"]), mark(r["optional_datasets"]), str(s["sample_limit"]),
+                          str(s["max_tokens"] or "benchmark"), f"{s['timeout_s']}s")
+        console.print(table)
+        console.print("(dataset) = declared but not supported: `llmeval datasets` says why", highlight=False)
+
+    @app.command()
+    def models(category: Optional[str] = typer.Option(None, "--category", "-c"),
+               registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
+        """Every model with its checkpoint, size, parallelism, categories, aliases and notes."""
+        reg = load_or_exit(registry)
+        try:
+            cat = reg.resolve_category(category) if category else None
+        except UnknownNameError as exc:
+            return fail(str(exc))
+        rows = model_rows(reg, cat)
+        if as_json:
+            return emit_json(rows)
+        table = Table("key", "hf_id", "kind", "params", "TP", "fit GB", "categories", "notes")
+        for r in rows:
+            params = f"{r['params_b']:g}B" if r["params_b"] else "-"
+            if r["active_params_b"]:
+                params += f" ({r['active_params_b']:g}B act.)"
+            cats = ", ".join(r["categories"]) or "[yellow]none[/yellow]"
+            if r["removed_from"]:
+                cats += "".join(f"\n[red]removed from {c}: {why}[/red]" for c, why in r["removed_from"].items())
+            names = r["key"] + "".join(f"\n alias {a}" for a in r["aliases"])
+            table.add_row(names, r["hf_id"] or "-", r["kind"], params, str(r["tensor_parallel_size"]),
+                          str(r["weights_gb"]), cats, "\n".join(r["notes"]))
+        console.print(table)
+
+    @app.command()
+    def datasets(registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
+        """Every dataset: supported or not (and why), cached snapshot, available offline."""
+        reg = load_or_exit(registry)
+        rows = []
+        for name, d in reg.datasets.items():
+            snapshots = sorted((datasets_cache_dir() / name).glob("*.parquet"))
+            offline = bool(d.offline) and all(installed_data_path(s.path) for s in d.offline)
+            rows.append({"name": name, "display_name": d.display_name, "supported": d.supported,
+                         "benchmark": d.benchmark, "n_items": d.n_items, "aliases": list(d.aliases),
+                         "hf": d.hf.model_dump() if d.hf else None, "available_offline": offline,
+                         "cached": bool(snapshots), "snapshot": snapshots[-1].name if snapshots else None,
+                         "reason": d.reason,
+                         "categories": [c for c, e in reg.categories.items()
+                                        if name in {reg.resolve_dataset(x) for x in
+                                                    (*e.primary_datasets, *e.optional_datasets)}]})
+        if as_json:
+            return emit_json(rows)
+        table = Table("dataset", "supported", "items", "offline", "cached", "categories", "note")
+        for r in rows:
+            table.add_row(r["name"], "yes" if r["supported"] else "[red]no[/red]", str(r["n_items"] or "-"),
+                          "yes" if r["available_offline"] else "no", "yes" if r["cached"] else "no",
+                          ", ".join(r["categories"]), r["reason"] or "")
+        console.print(table)
+
+    @app.command()
+    def plan(category: Optional[str] = typer.Option(None, "--category", "-c"),
+             model: Optional[str] = typer.Option(None, "--model", "-m"),
+             dataset: Optional[str] = typer.Option(None, "--dataset", "-d"),
+             samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples per dataset"),
+             preset: Optional[str] = typer.Option(None, "--preset", "-p"),
+             include_optional: bool = typer.Option(False, "--include-optional"),
+             gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU type for the memory check"),
+             registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
+        """The (model, dataset) partitions a selection would run, with samples, GPUs and a time estimate."""
+        print_plan(load_or_exit(registry), category=category, model=model, dataset=dataset, samples=samples,
+                   preset=preset, include_optional=include_optional, gpu=gpu, as_json=as_json)
+
+
+def print_plan(reg: Registry, *, as_json: bool, **selection: Any) -> dict[str, Any]:
+    from llmeval_assets.planning import PlanError, build_plan
+
+    try:
+        plan = build_plan(reg, **selection)
+    except (PlanError, UnknownNameError) as exc:
+        fail(str(exc))
+    payload = plan.as_dict()
+    if as_json:
+        emit_json(payload)
+        return payload
+    table = Table("model", "dataset", "samples", "requests", "settings from", "est.")
+    for p in plan.partitions:
+        table.add_row(p.model, p.dataset, str(p.samples), str(p.requests),
+                      p.category + (" (optional)" if p.optional else ""), f"{p.est_seconds:.0f}s")
+    console.print(table)
+    mtable = Table("model", "GPUs (TP)", "min GPUs", "weights GB", "gpu mem", "max_model_len", "est.")
+    for m in plan.models:
+        fits = "" if m.fits else " [red]does not fit[/red]"
+        mtable.add_row(m.key, str(m.tensor_parallel_size) + fits, str(m.min_gpus), str(m.weights_gb),
+                       f"{m.gpu_memory_utilization:.2f}", str(m.max_model_len), f"{m.est_seconds / 60:.1f} min")
+    console.print(mtable)
+    for s in plan.skipped:
+        console.print(f"skipped {s.model or ''}{'/' if s.model and s.dataset else ''}{s.dataset or ''}: {s.reason}",
+                      highlight=False, markup=False)
+    total = payload["total"]
+    console.print(f"{total['partitions']} partitions over {total['models']} models, {total['requests']} requests, "
+                  f"~{total['gpu_hours']} GPU-hours on {plan.gpu} (rough estimate)", highlight=False)
+    return payload

