@@ -15,6 +15,16 @@ def llmeval_home() -> Path:
     return Path(os.environ.get("LLMEVAL_HOME", PROJECT_ROOT / ".llmeval"))
 
 
+def lake_dir(home: Path | None = None) -> Path:
+    """The Parquet lake evaluation runs write (see storage/lake.py)."""
+    return (home or llmeval_home()) / "lake"
+
+
+def results_db_path(home: Path | None = None) -> Path:
+    """The DuckDB file the `results_db` asset builds and dbt reports read."""
+    return (home or llmeval_home()) / "results.duckdb"
+
+
 def datasets_cache_dir() -> Path:
     return Path(os.environ.get("LLMEVAL_DATASETS_CACHE", PROJECT_ROOT / "datasets_cache"))
 

@@ -36,12 +36,13 @@ def usable_gb_per_gpu(gpu: GPUType, gpu_memory_utilization: float, overhead_gb: 
     return gpu.memory_gb * gpu_memory_utilization - overhead_gb
 
 
-def check_fit(model: ModelEntry, tensor_parallel_size: int, gpu_memory_utilization: float, gpu: GPUType,
+def check_fit(model: ModelEntry, gpus: int, gpu_memory_utilization: float, gpu: GPUType,
               overhead_gb: float) -> Fit:
+    """Do the weights fit on `gpus` GPUs of this type (all the GPUs of one engine: tensor x pipeline parallel)?"""
     per_gpu = usable_gb_per_gpu(gpu, gpu_memory_utilization, overhead_gb)
     need = weights_gb(model)
     min_tp = None
     if per_gpu > 0:
         tp = 2 ** max(0, math.ceil(math.log2(max(need / per_gpu, 1.0))))
         min_tp = tp if tp <= gpu.gpus_per_node else None
-    return Fit(weights_gb=need, usable_gb=tensor_parallel_size * per_gpu, min_tensor_parallel_size=min_tp)
+    return Fit(weights_gb=need, usable_gb=gpus * per_gpu, min_tensor_parallel_size=min_tp)

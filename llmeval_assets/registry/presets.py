@@ -30,6 +30,7 @@ class EngineSettings:
     enforce_eager: bool
     swap_space_gb: float
     preset: str
+    pipeline_parallel_size: int = 1  # GPUs = tensor_parallel_size x this; > 1 runs vLLM on Ray
     seed: int = 1234
 
     def as_dict(self) -> dict[str, Any]:
@@ -53,6 +54,7 @@ def engine_settings(key: str, model: ModelEntry, preset_name: str, preset: Prese
         dtype=model.dtype.value,
         quantization=None if model.quantization.value == "none" else model.quantization.value,
         tensor_parallel_size=model.tensor_parallel_size,
+        pipeline_parallel_size=model.pipeline_parallel_size,
         gpu_memory_utilization=model.gpu_memory_utilization or preset.gpu_memory_utilization,
         max_model_len=min(wanted_len, cap) if cap else wanted_len,
         max_num_seqs=model.max_num_seqs or preset.max_num_seqs,

@@ -76,6 +76,7 @@ class ModelEntry(Strict):
     context_window: PositiveInt
     max_model_len: PositiveInt | None = None  # evaluation context; None = min(context_window, preset cap)
     tensor_parallel_size: PositiveInt = 1
+    pipeline_parallel_size: PositiveInt = 1  # > 1: layer stages that may sit on other nodes (vLLM on Ray)
     gpu_memory_utilization: Fraction | None = None  # None = the preset's value
     max_num_seqs: PositiveInt | None = None  # None = the preset's value
     instruct: bool  # has a chat template and was tuned to follow instructions
@@ -93,6 +94,11 @@ class ModelEntry(Strict):
         if self.active_params_b is not None and self.params_b is not None and self.active_params_b > self.params_b:
             raise ValueError(f"active_params_b ({self.active_params_b}) exceeds params_b ({self.params_b})")
         return self
+
+    @property
+    def gpus(self) -> int:
+        """GPUs one engine occupies: tensor_parallel_size x pipeline_parallel_size (0 for API models)."""
+        return self.tensor_parallel_size * self.pipeline_parallel_size if self.params_b is not None else 0
 
     @property
     def is_moe(self) -> bool:

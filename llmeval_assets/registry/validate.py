@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 
-from llmeval_assets.registry.hardware import bytes_per_param, check_fit
+from llmeval_assets.registry.hardware import bytes_per_param, check_fit, usable_gb_per_gpu
 from llmeval_assets.registry.loader import Problem
 from llmeval_assets.registry.schema import (
     CategoryEntry,
@@ -70,17 +71,33 @@ def check_models(models: dict[str, ModelEntry], presets: dict[str, PresetEntry],
 
 def fit_problems(key: str, m: ModelEntry, preset: PresetEntry, hardware: HardwareEntry,
                  gpu_name: str) -> list[Problem]:
+    """Weights must fit on all the model's GPUs: tensor_parallel_size x pipeline_parallel_size, which (unlike
+    tensor parallelism alone) may span nodes."""
     gpu = hardware.gpus[gpu_name]
     util = m.gpu_memory_utilization or preset.gpu_memory_utilization
-    fit = check_fit(m, m.tensor_parallel_size, util, gpu, hardware.runtime_overhead_gb)
+    tp, pp = m.tensor_parallel_size, m.pipeline_parallel_size
+    fit = check_fit(m, m.gpus, util, gpu, hardware.runtime_overhead_gb)
     if fit.fits:
         return []
-    advice = (f"use tensor_parallel_size >= {fit.min_tensor_parallel_size}" if fit.min_tensor_parallel_size
-              else "it does not fit on one node: quantize it or use pipeline parallelism across nodes")
+    per_node_gb = gpu.gpus_per_node * usable_gb_per_gpu(gpu, util, hardware.runtime_overhead_gb)
+    if fit.min_tensor_parallel_size and pp == 1:
+        advice = f"use tensor_parallel_size >= {fit.min_tensor_parallel_size}"
+    elif fit.min_tensor_parallel_size:
+        advice = (f"use tensor_parallel_size >= {fit.min_tensor_parallel_size} and pipeline_parallel_size 1 "
+                  f"(it fits on one node)")
+    elif per_node_gb > 0:
+        nodes = math.ceil(fit.weights_gb / per_node_gb)
+        advice = (f"it does not fit on one node: quantize it, or spread it over {nodes} nodes with "
+                  f"tensor_parallel_size {gpu.gpus_per_node} and pipeline_parallel_size {nodes} (vLLM on Ray, "
+                  f"see deploy/ray/README.md)")
+    else:
+        advice = f"gpu_memory_utilization {util:.2f} leaves no memory for weights after the runtime overhead"
     precision = m.quantization.value if m.quantization.value != "none" else m.dtype.value
+    gpus = f"{tp} x {gpu_name}" if pp == 1 else \
+        f"{m.gpus} x {gpu_name} (tensor_parallel_size {tp} x pipeline_parallel_size {pp})"
     return [Problem(MODELS, key, "tensor_parallel_size",
                     f"weights need {fit.weights_gb:.1f} GB ({m.params_b:g}B params x "
-                    f"{bytes_per_param(m):g} bytes, {precision}) but {m.tensor_parallel_size} x {gpu_name} at "
+                    f"{bytes_per_param(m):g} bytes, {precision}) but {gpus} at "
                     f"gpu_memory_utilization {util:.2f} leaves {fit.usable_gb:.1f} GB "
                     f"({hardware.runtime_overhead_gb:g} GB runtime overhead per GPU); {advice}")]
 

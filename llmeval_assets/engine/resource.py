@@ -1,0 +1,97 @@
+"""`EngineResource`: the Dagster resource through which assets reach a model.
+
+It creates an engine lazily on the first `get_engine(model)` of a run and keeps it for every later request for that
+model, so one model evaluated on many datasets in one run loads once. Asking for another model shuts the current
+engine down first (a GPU holds one model at a time), and the run's teardown closes the last one. Each construction
+is counted in `EngineResource.constructions` (per model key) for tests and run metadata.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import ClassVar, Literal
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from llmeval_assets.engine.base import InferenceEngine
+from llmeval_assets.registry.presets import EngineSettings
+
+
+class EngineResource(dg.ConfigurableResource):
+    """Engine settings come from the registry entry under `preset` (the model's own preset when unset); `device`
+    "cpu" runs vLLM's CPU backend with `cpu_memory_fraction` of RAM and eager mode (no CUDA graphs)."""
+
+    registry_dir: str | None = Field(default=None, description="registry directory; default: the project's")
+    preset: str | None = Field(default=None, description="engine preset; default: each model's own")
+    device: Literal["cuda", "cpu"] = Field(default="cuda", description="cpu: vLLM's CPU backend (tests, demos)")
+    cpu_memory_fraction: float = Field(default=0.2, gt=0.0, le=1.0, description="share of RAM on device=cpu")
+    dtype: str | None = Field(default=None, description="override the registry's dtype, e.g. float32 on CPU")
+    backend: Literal["vllm", "openai"] = Field(default="vllm", description="in-process vLLM or an OpenAI server")
+    openai_base_url: str | None = Field(default=None, description="e.g. http://localhost:8000/v1")
+    openai_api_key: str | None = Field(default=None, description="API key of the OpenAI-compatible server")
+    openai_model: str | None = Field(default=None, description="served model name; default: the model's hf_id")
+    openai_concurrency: int = Field(default=16, gt=0, description="requests in flight to the server")
+
+    constructions: ClassVar[Counter[str]] = Counter()  # engines built per model key, process-wide
+
+    _engine: InferenceEngine | None = PrivateAttr(default=None)
+    _engine_key: str | None = PrivateAttr(default=None)
+
+    def get_engine(self, model: str) -> InferenceEngine:
+        """The engine of `model` (a registry key or alias), loading it if it is not the current one. Raises
+        UnknownModelError for a name the registry does not know, EngineError when the model cannot be loaded."""
+        from llmeval_assets.registry import load_registry
+
+        registry = load_registry(self.registry_dir)
+        key = registry.resolve_model(model)
+        if self._engine is not None and self._engine_key == key:
+            return self._engine
+        self.close()
+        settings = self.engine_settings(registry.engine_settings(key, self.preset))
+        if self.backend == "openai":
+            engine = self._openai_engine(key, registry.models[key].hf_id)
+        else:
+            from llmeval_assets.engine.vllm_engine import VLLMEngine
+            from llmeval_assets.engine.weights import resolve_checkpoint
+
+            checkpoint = resolve_checkpoint(key, registry.models[key], registry.root)
+            engine = VLLMEngine(settings, checkpoint)
+        type(self).constructions[key] += 1
+        self._engine, self._engine_key = engine, key
+        return engine
+
+    def engine_settings(self, settings: EngineSettings) -> EngineSettings:
+        """The registry's settings with this resource's device and dtype applied."""
+        overrides: dict[str, object] = {}
+        if self.device == "cpu":
+            overrides.update(gpu_memory_utilization=self.cpu_memory_fraction, enforce_eager=True)
+        if self.dtype:
+            overrides["dtype"] = self.dtype
+        return settings.with_overrides(**overrides)
+
+    def _openai_engine(self, key: str, hf_id: str | None) -> InferenceEngine:
+        from llmeval_assets.engine.openai_engine import OpenAIEngine
+
+        if not self.openai_base_url:
+            raise ValueError("backend 'openai' needs openai_base_url (e.g. http://localhost:8000/v1)")
+        return OpenAIEngine(
+            base_url=self.openai_base_url,
+            api_key=self.openai_api_key,
+            model=self.openai_model or hf_id or key,
+            model_key=key,
+            concurrency=self.openai_concurrency,
+        )
+
+    @property
+    def current_model(self) -> str | None:
+        return self._engine_key
+
+    def close(self) -> None:
+        """Shut the current engine down (frees GPU memory); the next get_engine loads again."""
+        engine, self._engine, self._engine_key = self._engine, None, None
+        if engine is not None:
+            engine.close()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self.close()
