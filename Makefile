@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
-SAMPLES ?=
+SAMPLES ?= 20
 
 .PHONY: venv test demo ui clean
 

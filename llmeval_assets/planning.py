@@ -33,6 +33,7 @@ class PlannedModel:
     key: str
     hf_id: str | None
     tensor_parallel_size: int
+    gpus: int  # tensor_parallel_size x pipeline_parallel_size
     min_gpus: int | None
     gpu_memory_utilization: float
     max_model_len: int
@@ -70,7 +71,7 @@ class Plan:
             "skipped": [asdict(s) for s in self.skipped],
             "total": {"partitions": len(self.partitions), "models": len(self.models),
                       "requests": sum(p.requests for p in self.partitions),
-                      "gpu_hours": round(sum(m.est_seconds * m.tensor_parallel_size for m in self.models) / 3600, 2),
+                      "gpu_hours": round(sum(m.est_seconds * m.gpus for m in self.models) / 3600, 2),
                       "est_seconds": round(self.est_seconds, 1)},
         }
 
@@ -125,6 +126,13 @@ def selected_pairs(registry: Registry, category: str | None, model: str | None, 
     return pairs, list(dict.fromkeys(skipped))
 
 
+def requested_samples(registry: Registry, pair: Pair, samples: int | None) -> int:
+    """--samples, else the owning category's sample_limit, else the whole dataset; never more than it has."""
+    ds = registry.datasets[pair.dataset]
+    limit = samples or registry.settings_for(pair).sample_limit or ds.n_items or 0
+    return min(limit, ds.n_items) if ds.n_items else limit
+
+
 def build_plan(registry: Registry, *, category: str | None = None, model: str | None = None,
                dataset: str | None = None, samples: int | None = None, preset: str | None = None,
                include_optional: bool = False, gpu: str | None = None) -> Plan:
@@ -141,8 +149,7 @@ def build_plan(registry: Registry, *, category: str | None = None, model: str | 
     by_model: dict[str, list[PlannedPartition]] = {}
     for pair in pairs:
         ds = registry.datasets[pair.dataset]
-        limit = samples or registry.settings_for(pair).sample_limit or ds.n_items or 0
-        n = min(limit, ds.n_items) if ds.n_items else limit
+        n = requested_samples(registry, pair, samples)
         requests = round(n * ds.estimate.requests_per_item)
         part = PlannedPartition(pair.model, pair.dataset, n, pair.category, pair.optional, requests,
                                 _partition_seconds(registry, pair.model, pair.dataset, n))
@@ -153,11 +160,11 @@ def build_plan(registry: Registry, *, category: str | None = None, model: str | 
     for key, parts in by_model.items():
         m = registry.models[key]
         settings = registry.engine_settings(key, preset)
-        fit = check_fit(m, settings.tensor_parallel_size, settings.gpu_memory_utilization, gpu_type,
+        fit = check_fit(m, m.gpus, settings.gpu_memory_utilization, gpu_type,
                         registry.hardware.runtime_overhead_gb)
         load_s = _ENGINE_START_S + fit.weights_gb / _LOAD_GB_PER_S
         plan.models.append(PlannedModel(
-            key=key, hf_id=m.hf_id, tensor_parallel_size=settings.tensor_parallel_size,
+            key=key, hf_id=m.hf_id, tensor_parallel_size=settings.tensor_parallel_size, gpus=m.gpus,
             min_gpus=fit.min_tensor_parallel_size, gpu_memory_utilization=settings.gpu_memory_utilization,
             max_model_len=settings.max_model_len, weights_gb=round(fit.weights_gb, 1), fits=fit.fits,
             datasets=tuple(p.dataset for p in parts), est_seconds=round(load_s + sum(p.est_seconds for p in parts), 1)))
@@ -168,7 +175,7 @@ def _partition_seconds(registry: Registry, model_key: str, dataset: str, samples
     m = registry.models[model_key]
     est = registry.datasets[dataset].estimate
     active = m.active_params_b or m.params_b or 8.0
-    scale = (8.0 / active) * m.tensor_parallel_size ** 0.8
+    scale = (8.0 / active) * m.gpus ** 0.8
     requests = samples * est.requests_per_item
     prefill = requests * est.prompt_tokens / (_PREFILL_TOKENS_PER_S_8B * scale)
     decode = requests * est.output_tokens / (_DECODE_TOKENS_PER_S_8B * scale)

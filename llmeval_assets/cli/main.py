@@ -15,7 +15,7 @@ app = typer.Typer(
 )
 
 # Each module defines `register(app)`; the order is the order of `llmeval --help`.
-_COMMAND_MODULES = ("registry", "engine", "benchmarks", "sandbox", "pipeline")
+_COMMAND_MODULES = ("registry", "engine", "benchmarks", "sandbox", "pipeline", "deploy")
 
 for _name in _COMMAND_MODULES:
     try:

@@ -48,7 +48,7 @@ def model_rows(registry: Registry, category: str | None) -> list[dict[str, Any]]
     for key in keys:
         m = registry.models[key]
         settings = registry.engine_settings(key)
-        fit = check_fit(m, m.tensor_parallel_size, settings.gpu_memory_utilization, gpu,
+        fit = check_fit(m, m.gpus, settings.gpu_memory_utilization, gpu,
                         registry.hardware.runtime_overhead_gb)
         rows.append({
             "key": key, "display_name": m.display_name, "hf_id": m.hf_id, "revision": m.revision,
@@ -56,6 +56,7 @@ def model_rows(registry: Registry, category: str | None) -> list[dict[str, Any]]
             "dtype": m.dtype.value, "quantization": m.quantization.value, "license": m.license, "gated": m.gated,
             "instruct": m.instruct, "reasoning": m.reasoning, "context_window": m.context_window,
             "max_model_len": settings.max_model_len, "tensor_parallel_size": m.tensor_parallel_size,
+            "pipeline_parallel_size": m.pipeline_parallel_size, "gpus": m.gpus,
             "min_gpus": fit.min_tensor_parallel_size if m.params_b else 0,
             "weights_gb": round(fit.weights_gb, 1), "gpu_memory_utilization": settings.gpu_memory_utilization,
             "max_num_seqs": settings.max_num_seqs, "preset": m.preset,
@@ -159,27 +160,59 @@ def register(app: typer.Typer) -> None:
              preset: Optional[str] = typer.Option(None, "--preset", "-p"),
              include_optional: bool = typer.Option(False, "--include-optional"),
              gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU type for the memory check"),
+             status: bool = typer.Option(True, "--status/--no-status", help="Show fresh / stale / missing"),
              registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
-        """The (model, dataset) partitions a selection would run, with samples, GPUs and a time estimate."""
-        print_plan(load_or_exit(registry), category=category, model=model, dataset=dataset, samples=samples,
-                   preset=preset, include_optional=include_optional, gpu=gpu, as_json=as_json)
+        """The (model, dataset) partitions a selection would run, with samples, GPUs, a time estimate and whether
+        each is fresh, stale (and why) or missing."""
+        show_plan(load_or_exit(registry), as_json=as_json, status=status, category=category, model=model,
+                  dataset=dataset, samples=samples, preset=preset, include_optional=include_optional, gpu=gpu)
 
 
-def print_plan(reg: Registry, *, as_json: bool, **selection: Any) -> dict[str, Any]:
+def show_plan(reg: Registry, *, as_json: bool, status: bool, **selection: Any) -> None:
+    plan = plan_or_exit(reg, **selection)
+    payload = plan.as_dict()
+    statuses = partition_statuses(reg, payload["partitions"], selection.get("samples")) if status else None
+    for partition, state in zip(payload["partitions"], statuses or []):
+        partition.update(status=state["status"], reasons=state["reasons"])
+    if as_json:
+        return emit_json(payload)
+    print_plan(plan, statuses)
+    if statuses:
+        todo = sum(s["status"] != "fresh" for s in statuses)
+        console.print(f"{todo} of {len(statuses)} partitions are stale or missing", highlight=False)
+
+
+def partition_statuses(reg: Registry, partitions: list[dict[str, Any]], samples: int | None) -> list[dict[str, Any]]:
+    """Freshness of each planned partition against the results stored under .llmeval/lake."""
+    from llmeval_assets.evaluation import partition_status
+    from llmeval_assets.paths import lake_dir
+    from llmeval_assets.storage.lake import ResultsLake
+
+    lake = ResultsLake(lake_dir())
+    return [partition_status(reg, lake, p["model"], p["dataset"], samples).as_dict() for p in partitions]
+
+
+def plan_or_exit(reg: Registry, **selection: Any):
     from llmeval_assets.planning import PlanError, build_plan
 
     try:
-        plan = build_plan(reg, **selection)
+        return build_plan(reg, **selection)
     except (PlanError, UnknownNameError) as exc:
         fail(str(exc))
-    payload = plan.as_dict()
-    if as_json:
-        emit_json(payload)
-        return payload
-    table = Table("model", "dataset", "samples", "requests", "settings from", "est.")
-    for p in plan.partitions:
-        table.add_row(p.model, p.dataset, str(p.samples), str(p.requests),
-                      p.category + (" (optional)" if p.optional else ""), f"{p.est_seconds:.0f}s")
+
+
+def print_plan(plan, statuses: list[dict[str, Any]] | None = None) -> None:
+    """The plan as tables; with statuses (from the results lake), each partition's freshness too."""
+    columns = ["model", "dataset", "samples", "requests", "settings from", "est."]
+    table = Table(*columns, *(["status"] if statuses else []))
+    colour = {"fresh": "green", "stale": "yellow", "missing": "red"}
+    for i, p in enumerate(plan.partitions):
+        row = [p.model, p.dataset, str(p.samples), str(p.requests), p.category + (" (optional)" if p.optional else ""),
+               f"{p.est_seconds:.0f}s"]
+        if statuses:
+            s = statuses[i]
+            row.append(f"[{colour[s['status']]}]{s['status']}[/] " + "; ".join(s["reasons"]))
+        table.add_row(*row)
     console.print(table)
     mtable = Table("model", "GPUs (TP)", "min GPUs", "weights GB", "gpu mem", "max_model_len", "est.")
     for m in plan.models:
@@ -190,7 +223,6 @@ def print_plan(reg: Registry, *, as_json: bool, **selection: Any) -> dict[str, A
     for s in plan.skipped:
         console.print(f"skipped {s.model or ''}{'/' if s.model and s.dataset else ''}{s.dataset or ''}: {s.reason}",
                       highlight=False, markup=False)
-    total = payload["total"]
+    total = plan.as_dict()["total"]
     console.print(f"{total['partitions']} partitions over {total['models']} models, {total['requests']} requests, "
                   f"~{total['gpu_hours']} GPU-hours on {plan.gpu} (rough estimate)", highlight=False)
-    return payload

@@ -1,0 +1,112 @@
+"""Incremental evaluation at the seed system's scale (58 models, 11 categories): how much work adding one model
+plans, and how long a re-run with nothing changed takes.
+
+Every valid (model, dataset) pair of the shipped registry is first recorded as evaluated (fabricated scores in a
+temporary results lake: no model runs, only the bookkeeping the planner reads). Then:
+  1. one model is added to the registry, and the registry sensor's tick is evaluated: it must request runs for
+     exactly that model's valid pairs;
+  2. `llmeval evaluate --category C` is run for every category with nothing changed: it must launch nothing.
+
+Usage: .venv/bin/python bench/incremental.py        (prints figures; the last line is the summary)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def record_everything_as_evaluated(registry, lake) -> int:
+    from llmeval_assets.benchmarks.base import MetricValue, SampleScore
+    from llmeval_assets.evaluation import resolve_pair
+    from llmeval_assets.planning import requested_samples
+    from llmeval_assets.storage.lake import PartitionState
+
+    pairs = [p for p in registry.pairs() if registry.datasets[p.dataset].supported]
+    for dataset in {p.dataset for p in pairs}:
+        lake.set_current_snapshot(dataset, {"dataset": dataset, "content_hash": f"snapshot-{dataset}", "path": ""})
+    for pair in pairs:
+        spec = resolve_pair(registry, pair.model, pair.dataset)
+        samples = requested_samples(registry, pair, None)
+        state = PartitionState(pair.model, pair.dataset, spec.spec_hash, f"snapshot-{pair.dataset}", "rev-1",
+                               samples, "bench", datetime.now(timezone.utc))
+        metric = spec.spec.metrics[0]
+        lake.write_scores(pair.model, pair.dataset, spec.spec_hash, [SampleScore("item-0", {metric: 1.0})],
+                          [MetricValue(metric, 1.0, 0.0, samples)], {}, metric, state)
+    return len(pairs)
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="llmeval-bench-incremental-"))
+    os.environ.update(LLMEVAL_HOME=str(work / "home"), DAGSTER_HOME=str(work / "dagster"))
+    registry_dir = work / "registry"
+    shutil.copytree(ROOT / "registry", registry_dir)
+
+    import dagster as dg
+
+    from llmeval_assets.definitions import build_definitions
+    from llmeval_assets.defs.resources import ResultsStore
+    from llmeval_assets.instance import get_instance
+    from llmeval_assets.registry import load_registry
+
+    registry = load_registry(registry_dir)
+    store = ResultsStore(registry_dir=str(registry_dir))
+    recorded = record_everything_as_evaluated(registry, store.lake)
+    instance = get_instance()
+    instance.add_dynamic_partitions("models", sorted({p.model for p in registry.pairs()}))
+    print(f"registry: {len(registry.models)} models, {len(registry.categories)} categories; "
+          f"{recorded} valid (model, dataset) pairs recorded as evaluated")
+
+    # 1. add one model, as a user would: a models.yaml entry and a category membership
+    models = yaml.safe_load((registry_dir / "models.yaml").read_text())
+    models["models"]["new_model_8b"] = {**models["models"]["llama31_8b"], "display_name": "New model 8B",
+                                        "aliases": []}
+    (registry_dir / "models.yaml").write_text(yaml.safe_dump(models, sort_keys=False))
+    categories = yaml.safe_load((registry_dir / "categories.yaml").read_text())
+    categories["categories"]["general_purpose"]["models"].append("new_model_8b")
+    (registry_dir / "categories.yaml").write_text(yaml.safe_dump(categories, sort_keys=False))
+    grown = load_registry(registry_dir)
+    expected = sorted(p.dataset for p in grown.pairs() if p.model == "new_model_8b"
+                      and grown.datasets[p.dataset].supported)
+
+    defs = build_definitions(store=store)
+    sensor = defs.resolve_sensor_def("registry_sensor")
+    began = time.perf_counter()
+    result = sensor(dg.build_sensor_context(instance=instance, definitions=defs, resources={"store": store}))
+    tick_s = time.perf_counter() - began
+    planned = {r.partition_key: sorted(k.path[-1].removeprefix("predictions_") for k in r.asset_selection
+                                       if k.path[-1].startswith("predictions_")) for r in result.run_requests}
+    partitions_planned = sum(len(v) for v in planned.values())
+    print(f"after adding new_model_8b: the sensor tick took {tick_s:.2f}s and requested {len(planned)} run(s): "
+          f"{planned}")
+    assert planned == {"new_model_8b": expected}, f"expected only new_model_8b's pairs {expected}"
+
+    # 2. a re-run with nothing changed (the new model removed again): every category, through the real CLI
+    shutil.copy(ROOT / "registry" / "models.yaml", registry_dir / "models.yaml")
+    shutil.copy(ROOT / "registry" / "categories.yaml", registry_dir / "categories.yaml")
+    cli = str(Path(sys.executable).with_name("llmeval"))
+    began = time.perf_counter()
+    for category in registry.categories:
+        out = subprocess.run([cli, "evaluate", "--registry", str(registry_dir), "--category", category,
+                              "--include-optional"], capture_output=True, text=True, check=True).stdout
+        assert "nothing to run" in out, out
+    rerun_s = time.perf_counter() - began
+    print(f"no-change re-run of all {len(registry.categories)} categories: {rerun_s:.1f}s "
+          f"({rerun_s / len(registry.categories):.2f}s per `llmeval evaluate --category`)")
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"partitions_planned_after_adding_one_model={partitions_planned} (its valid pairs: {len(expected)}) "
+          f"sensor_tick_s={tick_s:.2f} no_change_rerun_s={rerun_s:.1f}")
+
+
+if __name__ == "__main__":
+    main()

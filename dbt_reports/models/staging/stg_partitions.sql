@@ -1,0 +1,30 @@
+with
+
+source as (
+
+    select * from {{ source('evals', 'partitions') }}
+
+),
+
+renamed as (
+
+    select
+        -- ids
+        model,
+        dataset,
+        spec_hash,
+        dataset_version,
+        weights_revision,
+        run_id,
+
+        -- numerics
+        samples,
+
+        -- timestamps
+        materialized_at
+
+    from source
+
+)
+
+select * from renamed

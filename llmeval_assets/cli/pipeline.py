@@ -1,0 +1,124 @@
+"""Pipeline commands: evaluate (through Dagster, against the project's instance, so the UI shows the runs),
+report (the leaderboard from DuckDB), ui."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from llmeval_assets.cli.registry import emit_json, fail, load_or_exit, show_plan
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@contextmanager
+def progress_bars() -> Iterator[None]:
+    """A terminal progress bar per long step (engine load, inference per dataset, scoring) while runs execute in
+    this process."""
+    from llmeval_assets import progress
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bars:
+        tasks: dict[str, TaskID] = {}
+
+        def hook(task: str, done: int, total: int) -> None:
+            if task not in tasks:
+                tasks[task] = bars.add_task(task, total=total)
+            bars.update(tasks[task], completed=done, total=total)
+
+        progress.add_hook(hook)
+        try:
+            yield
+        finally:
+            progress.remove_hook(hook)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def evaluate(category: Optional[str] = typer.Option(None, "--category", "-c"),
+                 model: Optional[str] = typer.Option(None, "--model", "-m"),
+                 dataset: Optional[str] = typer.Option(None, "--dataset", "-d"),
+                 samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples per dataset"),
+                 preset: Optional[str] = typer.Option(None, "--preset", "-p"),
+                 include_optional: bool = typer.Option(False, "--include-optional"),
+                 judge: Optional[str] = typer.Option(None, "--judge", help="Registry model judging MT-Bench"),
+                 chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1,
+                                                          help="Requests per engine call; each finished chunk is "
+                                                               "stored, so a crash loses at most one"),
+                 dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (with freshness) and stop"),
+                 verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Dagster's and vLLM's logs"),
+                 registry: Optional[Path] = typer.Option(None, "--registry"),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+        """Evaluate a category or a model: one Dagster run per model for exactly its stale or missing pairs."""
+        reg = load_or_exit(registry)
+        selection = dict(category=category, model=model, dataset=dataset, samples=samples, preset=preset,
+                         include_optional=include_optional)
+        if dry_run:  # the seed's flag: print the plan and stop
+            return show_plan(reg, as_json=as_json, status=True, **selection)
+        from llmeval_assets.launch import EvaluationFailed, launch_evaluation
+
+        if not verbose:  # vLLM reads its log level at import; Dagster's is set per run
+            os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        try:
+            with progress_bars():
+                summary = launch_evaluation(reg, registry_dir=registry, judge=judge, chunk_size=chunk_size,
+                                            log=console.print, log_level="DEBUG" if verbose else "WARNING",
+                                            **selection)
+        except EvaluationFailed as exc:
+            err_console.print(str(exc), style="red", highlight=False, markup=False)
+            raise typer.Exit(1) from None
+        if as_json:
+            return emit_json(summary)
+        return None
+
+    @app.command()
+    def report(category: Optional[str] = typer.Option(None, "--category", "-c"),
+               as_json: bool = typer.Option(False, "--json"),
+               as_html: bool = typer.Option(False, "--html", help="Build the HTML report with plots "
+                                                                  "(.llmeval/report/) and print its path")) -> None:
+        """The leaderboard from DuckDB: one row per (model, dataset, metric) with its standard error and n."""
+        if as_html:
+            from llmeval_assets.report_html import build_html_report
+            from llmeval_assets.reporting import LeaderboardUnavailable
+
+            try:
+                paths = build_html_report()
+            except LeaderboardUnavailable as exc:  # the results file stayed locked by a writer
+                return fail(str(exc))
+            return typer.echo(paths.index_html)
+        from llmeval_assets.reporting import LeaderboardUnavailable, leaderboard_rows
+
+        try:
+            rows = leaderboard_rows(category=category)
+        except LeaderboardUnavailable as exc:
+            return fail(str(exc))
+        if as_json:
+            return emit_json(rows)
+        table = Table("model", "dataset", "metric", "value", "± stderr", "n")
+        for r in rows:
+            stderr = f"{r['stderr']:.3f}" if r["stderr"] is not None else "-"
+            table.add_row(r["model"], r["dataset"], r["metric"] + (" *" if r["is_primary"] else ""),
+                          f"{r['value']:.3f}", stderr, str(r["n"]))
+        console.print(table)
+        console.print("* primary metric of the dataset", highlight=False)
+
+    @app.command()
+    def ui() -> None:
+        """Start the Dagster UI on the project's instance (`dagster dev -w workspace.yaml`)."""
+        from llmeval_assets.instance import dagster_home
+        from llmeval_assets.paths import PROJECT_ROOT
+
+        home = dagster_home()
+        console.print(f"DAGSTER_HOME={home}", highlight=False)
+        os.chdir(PROJECT_ROOT)
+        dagster = Path(os.sys.executable).with_name("dagster")
+        os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml"])

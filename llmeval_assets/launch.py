@@ -1,0 +1,121 @@
+"""`llmeval evaluate`: run a selection through Dagster on the project's instance, so every run, its logs and its
+materializations appear in the UI. Only stale or missing partitions run, one run (one engine load) per model."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from llmeval_assets.defs.automation import (
+    EVALUATE_JOB,
+    REPORTS_JOB,
+    SNAPSHOT_JOB,
+    missing_snapshots,
+    model_run_request,
+)
+from llmeval_assets.defs.partitions import models_partitions
+from llmeval_assets.defs.resources import ResultsStore
+from llmeval_assets.definitions import build_definitions, default_engine
+from llmeval_assets.engine.resource import EngineResource
+from llmeval_assets.evaluation import PartitionStatus, partition_status
+from llmeval_assets.instance import get_instance
+from llmeval_assets.planning import build_plan
+from llmeval_assets.registry import Registry
+
+
+LAUNCHER_TAG, PID_TAG = "llmeval/launched-on", "llmeval/pid"
+
+
+class EvaluationFailed(RuntimeError):
+    pass
+
+
+def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, judge: str | None = None,
+                      chunk_size: int | None = None, log: Callable[[str], Any] = print, log_level: str = "INFO",
+                      engine: EngineResource | None = None, **selection: Any) -> dict[str, Any]:
+    plan = build_plan(registry, **selection)
+    samples = selection.get("samples")
+    store = ResultsStore(registry_dir=str(registry_dir) if registry_dir else None)
+    lake = store.lake
+    statuses = [partition_status(registry, lake, p.model, p.dataset, samples) for p in plan.partitions]
+    work: dict[str, list[PartitionStatus]] = {}
+    for status in statuses:
+        if status.status != "fresh":
+            work.setdefault(status.model, []).append(status)
+    summary: dict[str, Any] = {"partitions": len(statuses), "fresh": len(statuses) - sum(map(len, work.values())),
+                               "runs": []}
+    if not work:
+        log(f"all {len(statuses)} partitions are fresh: nothing to run")
+        return summary
+
+    instance = get_instance()
+    for run_id in reap_orphaned_runs(instance):
+        log(f"marked run {run_id} failed: its process is gone (killed?); its pool slots are free again")
+    quiet = {"loggers": {"console": {"config": {"log_level": log_level}}}}
+    defs = build_definitions(store=store, engine=engine or default_engine(store, selection.get("preset")))
+    new_models = [m for m in work if not instance.has_dynamic_partition(models_partitions.name, m)]
+    if new_models:
+        instance.add_dynamic_partitions(models_partitions.name, new_models)
+
+    snapshots = missing_snapshots(registry, lake, {s.dataset for ss in work.values() for s in ss})
+    if snapshots:
+        log(f"snapshotting {', '.join(snapshots)}")
+        _execute(defs, SNAPSHOT_JOB, instance, summary, run_config=quiet,
+                 asset_selection=[dg.AssetKey(f"dataset_{d}") for d in snapshots])
+
+    config = {"samples": samples, "judge_model": judge, **({"chunk_size": chunk_size} if chunk_size else {})}
+    run_config = {"ops": {op: {"config": config} for op in ("predictions", "scores")}}
+    for model, model_work in sorted(work.items()):
+        for s in model_work:
+            log(f"{model} / {s.dataset}: {s.status} ({'; '.join(s.reasons)})")
+        # the same run the sensor would ask for
+        request = model_run_request(registry, model, model_work, run_key_prefix="cli")
+        _execute(defs, EVALUATE_JOB, instance, summary, partition_key=model, run_config={**run_config, **quiet},
+                 tags=request.tags, asset_selection=request.asset_selection)
+    log("refreshing the DuckDB tables and dbt reports")
+    _execute(defs, REPORTS_JOB, instance, summary, run_config=quiet)
+    return summary
+
+
+def reap_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Runs this launcher started whose process died (SIGKILL, OOM, power loss) stay STARTED and keep their pool
+    slot (pool `gpu` has one), which would block every later run. Without Dagster's daemon nobody notices, so the
+    launcher marks them failed and frees their slots. Only runs of this host with a dead pid are touched."""
+    reaped = []
+    active = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+                           tags={LAUNCHER_TAG: socket.gethostname()})
+    for run in instance.get_runs(filters=active):
+        pid = int(run.tags.get(PID_TAG, "0"))
+        if pid and not _alive(pid):
+            instance.report_run_failed(run, message="the launching process is gone (killed?)")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            reaped.append(run.run_id)
+    return reaped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _execute(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, summary: dict[str, Any],
+             **kwargs: Any) -> None:
+    tags = {**kwargs.pop("tags", {}), LAUNCHER_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+    result = defs.resolve_job_def(job_name).execute_in_process(instance=instance, raise_on_error=False, tags=tags,
+                                                               **kwargs)
+    summary["runs"].append({"job": job_name, "run_id": result.run_id, "success": result.success,
+                            "partition": kwargs.get("partition_key")})
+    if not result.success:
+        raise EvaluationFailed(f"Dagster run {result.run_id} ({job_name}"
+                               f"{', ' + kwargs['partition_key'] if kwargs.get('partition_key') else ''}) failed; "
+                               f"completed samples are kept and a re-run resumes from them. See `make ui`.")

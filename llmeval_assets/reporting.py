@@ -1,0 +1,47 @@
+"""Reading results back out of DuckDB for people: the leaderboard rows `llmeval report` prints."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from llmeval_assets.paths import results_db_path
+
+
+class LeaderboardUnavailable(RuntimeError):
+    pass
+
+
+def connect_read_only(path: Path, wait_s: float = 30.0) -> duckdb.DuckDBPyConnection:
+    """A read-only connection; DuckDB refuses it while a writer holds the file, so wait for the writer a while."""
+    if not path.exists():
+        raise LeaderboardUnavailable(f"no results yet ({path} does not exist): run `llmeval evaluate` first")
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.IOException as exc:
+            if time.monotonic() > deadline:
+                raise LeaderboardUnavailable(f"{path} is locked by a writer: {exc}") from exc
+            time.sleep(0.5)
+
+
+def leaderboard_rows(category: str | None = None, path: Path | None = None) -> list[dict[str, Any]]:
+    """Every metric of every (model, dataset) result, computed with the spec its partition currently holds (results
+    of other specs are never mixed in)."""
+    con = connect_read_only(path or results_db_path())
+    with con:
+        query = """
+            select m.model, m.dataset, m.metric, m.value, m.stderr, m.n, m.is_primary, m.spec_hash
+            from evals.metrics m
+            join evals.partitions p using (model, dataset, spec_hash)
+            where ($category is null
+                   or (m.model in (select model from evals.model_categories where category = $category)
+                       and m.dataset in (select dataset from evals.dataset_categories where category = $category)))
+            order by m.dataset, m.is_primary desc, m.metric, m.value desc, m.model"""
+        cursor = con.execute(query, {"category": category})
+        columns = [d[0] for d in cursor.description]
+        return [dict(zip(columns, row)) for row in cursor.fetchall()]

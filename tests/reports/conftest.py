@@ -1,0 +1,122 @@
+"""A results database for the dbt reports: the real table shapes (the lake schemas of llmeval_assets.storage and
+the registry tables built from the project's registry/) filled with hand-made results whose marts are easy to
+compute by hand.
+
+Two registry models: mixtral_8x7b (mixture of experts, 46.7B parameters, 12.9B active) and qwen25_7b (dense).
+mixtral was evaluated on mmlu (two subjects), gsm8k (twice: an older spec, then the current one) and mt_bench
+(1..10 judge scores in two categories); qwen25_7b on gsm8k."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from llmeval_assets.registry import load_registry
+from llmeval_assets.storage.lake import TABLES
+from llmeval_assets.storage.warehouse import SCHEMA, registry_tables
+
+MOE, DENSE = "mixtral_8x7b", "qwen25_7b"
+GSM8K_OLD_SPEC, GSM8K_SPEC = "gsm8k-spec-old", "gsm8k-spec-new"
+SPECS = {(MOE, "mmlu"): "mmlu-spec", (MOE, "gsm8k"): GSM8K_SPEC, (MOE, "mt_bench"): "mt-bench-spec",
+         (DENSE, "gsm8k"): GSM8K_SPEC}
+
+# item scores of each evaluated (model, dataset, spec): {item_group: [primary metric value per item]}
+ITEM_SCORES = {
+    (MOE, "mmlu", "mmlu-spec"): {"abstract_algebra": [1, 1, 0, 1], "anatomy": [1, 0, 0, 0]},  # 4/8 = 0.5
+    (MOE, "gsm8k", GSM8K_OLD_SPEC): {None: [1, 1, 1, 0]},  # 0.75: superseded, must not show
+    (MOE, "gsm8k", GSM8K_SPEC): {None: [1, 0, 1, 0]},  # 0.5
+    (MOE, "mt_bench", "mt-bench-spec"): {"writing": [8.0, 7.0], "math": [6.0, 8.2]},  # 7.3 on 1..10
+    (DENSE, "gsm8k", GSM8K_SPEC): {None: [1, 0, 0, 0]},  # 0.25
+}
+PRIMARY_METRIC = {"mmlu": ("acc", 0.0, 1.0), "gsm8k": ("exact_match", 0.0, 1.0), "mt_bench": ("score", 1.0, 10.0)}
+TOKENS_PER_ITEM = {"mmlu": (500, 0), "gsm8k": (900, 150), "mt_bench": (700, 400)}  # (prompt, output)
+RUN_OF = {(MOE, GSM8K_OLD_SPEC): "run-moe-old", (MOE, "mmlu-spec"): "run-moe", (MOE, GSM8K_SPEC): "run-moe",
+          (MOE, "mt-bench-spec"): "run-moe", (DENSE, GSM8K_SPEC): "run-dense"}
+# run_id -> (model, datasets, tensor_parallel_size, wall_s, engine_load_s, inference_s, gpu_seconds)
+RUNS = {
+    "run-moe-old": (MOE, ["gsm8k"], 2, 80.0, 20.0, 25.0, 90.0),
+    "run-moe": (MOE, ["mmlu", "gsm8k", "mt_bench"], 2, 300.0, 60.0, 110.0, 340.0),
+    "run-dense": (DENSE, ["gsm8k"], 1, 40.0, 10.0, 20.0, 30.0),
+}
+
+
+def _at(hour: int) -> datetime:
+    return datetime(2025, 6, 1, hour, tzinfo=UTC)
+
+
+def _items(model: str, dataset: str, spec: str):
+    for group, values in ITEM_SCORES[(model, dataset, spec)].items():
+        for index, value in enumerate(values):
+            yield f"{group or dataset}-{index}", group, value
+
+
+def _mean_and_stderr(values: list[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    return mean, (sum((v - mean) ** 2 for v in values) / (n - 1) / n) ** 0.5
+
+
+def fixture_rows() -> dict[str, list[dict]]:
+    rows: dict[str, list[dict]] = {table: [] for table in TABLES}
+    for (model, dataset, spec), groups in ITEM_SCORES.items():
+        metric, value_min, value_max = PRIMARY_METRIC[dataset]
+        run_id = RUN_OF[(model, spec)]
+        tokens_in, tokens_out = TOKENS_PER_ITEM[dataset]
+        values = [value for group_values in groups.values() for value in group_values]
+        for item_id, group, value in _items(model, dataset, spec):
+            rows["predictions"].append({
+                "model": model, "dataset": dataset, "spec_hash": spec, "item_id": item_id, "item_group": group,
+                "prompt_hash": f"p-{item_id}", "outputs": ["The answer is 42."], "finish_reasons": ["stop"],
+                "tokens_in": tokens_in, "tokens_out": tokens_out, "latency_s": 1.5, "run_id": run_id,
+                "weights_revision": f"rev-{model}", "created_at": _at(1)})
+            rows["sample_scores"].append({
+                "model": model, "dataset": dataset, "spec_hash": spec, "item_id": item_id, "item_group": group,
+                "metric": metric, "value": float(value), "answer": "42", "target": "42", "unanswered": False})
+        mean, stderr = _mean_and_stderr(values)
+        rows["metrics"].append({
+            "model": model, "dataset": dataset, "spec_hash": spec, "metric": metric, "value": mean,
+            "stderr": stderr, "n": len(values), "n_clusters": None, "is_primary": True, "higher_is_better": True,
+            "value_min": value_min, "value_max": value_max})
+        if dataset == "gsm8k":  # a secondary metric, which the leaderboard must not show
+            rows["metrics"].append({
+                "model": model, "dataset": dataset, "spec_hash": spec, "metric": "strict_match", "value": 0.0,
+                "stderr": 0.0, "n": len(values), "n_clusters": None, "is_primary": False,
+                "higher_is_better": True, "value_min": 0.0, "value_max": 1.0})
+    for (model, dataset), spec in SPECS.items():
+        rows["partitions"].append({
+            "model": model, "dataset": dataset, "spec_hash": spec, "dataset_version": f"snap-{dataset}",
+            "weights_revision": f"rev-{model}", "samples": sum(map(len, ITEM_SCORES[(model, dataset, spec)].values())),
+            "run_id": RUN_OF[(model, spec)], "materialized_at": _at(12)})
+    for run_id, (model, datasets, tp, wall_s, load_s, inference_s, gpu_seconds) in RUNS.items():
+        produced = [p for p in rows["predictions"] if p["run_id"] == run_id]
+        rows["runs"].append({
+            "run_id": run_id, "model": model, "datasets": datasets, "started_at": _at(2), "finished_at": _at(3),
+            "wall_s": wall_s, "engine_load_s": load_s, "inference_s": inference_s, "gpu_seconds": gpu_seconds,
+            "tensor_parallel_size": tp, "backend": "vllm", "backend_version": "0.11.0", "engine_args": "{}",
+            "tokens_in": sum(p["tokens_in"] for p in produced), "tokens_out": sum(p["tokens_out"] for p in produced),
+            "samples": len(produced), "device": "NVIDIA H100 80GB"})
+    return rows
+
+
+def fixture_tables() -> dict[str, pa.Table]:
+    """Every evals.* table: the results above plus the registry's models and categories."""
+    tables = {name: pa.Table.from_pylist(rows, schema=TABLES[name]) for name, rows in fixture_rows().items()}
+    for name, rows, schema in registry_tables(load_registry()):
+        tables[name] = pa.Table.from_pylist(rows, schema=schema)
+    return tables
+
+
+def write_table(duckdb_path: Path, name: str, table: pa.Table) -> None:
+    with duckdb.connect(str(duckdb_path)) as con:
+        con.execute(f"create schema if not exists {SCHEMA}")
+        con.register("incoming", table)
+        con.execute(f"create or replace table {SCHEMA}.{name} as select * from incoming")
+
+
+def write_results_duckdb(path: Path) -> Path:
+    for name, table in fixture_tables().items():
+        write_table(path, name, table)
+    return path
