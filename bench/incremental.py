@@ -54,7 +54,7 @@ def main() -> None:
 
     import dagster as dg
 
-    from llmeval_assets.definitions import build_definitions
+    from llmeval_assets.defs.build import build_definitions
     from llmeval_assets.defs.resources import ResultsStore
     from llmeval_assets.instance import get_instance
     from llmeval_assets.registry import load_registry
@@ -91,18 +91,21 @@ def main() -> None:
           f"{planned}")
     assert planned == {"new_model_8b": expected}, f"expected only new_model_8b's pairs {expected}"
 
-    # 2. a re-run with nothing changed (the new model removed again): every category, through the real CLI
+    # 2. a re-run with nothing changed (the new model removed again), through the real CLI: every category and
+    #    model at once, then one category as a user would
     shutil.copy(ROOT / "registry" / "models.yaml", registry_dir / "models.yaml")
     shutil.copy(ROOT / "registry" / "categories.yaml", registry_dir / "categories.yaml")
-    cli = str(Path(sys.executable).with_name("llmeval"))
+    cli = [str(Path(sys.executable).with_name("llmeval")), "evaluate", "--registry", str(registry_dir)]
     began = time.perf_counter()
-    for category in registry.categories:
-        out = subprocess.run([cli, "evaluate", "--registry", str(registry_dir), "--category", category,
-                              "--include-optional"], capture_output=True, text=True, check=True).stdout
-        assert "nothing to run" in out, out
+    out = subprocess.run([*cli, "--all", "--include-optional"], capture_output=True, text=True, check=True).stdout
     rerun_s = time.perf_counter() - began
-    print(f"no-change re-run of all {len(registry.categories)} categories: {rerun_s:.1f}s "
-          f"({rerun_s / len(registry.categories):.2f}s per `llmeval evaluate --category`)")
+    assert f"all {recorded} partitions are fresh: nothing to run" in " ".join(out.split()), out
+    began = time.perf_counter()
+    out = subprocess.run([*cli, "--category", "general_purpose"], capture_output=True, text=True, check=True).stdout
+    category_s = time.perf_counter() - began
+    assert "nothing to run" in out, out
+    print(f"no-change re-run: `llmeval evaluate --all --include-optional` ({recorded} pairs) took {rerun_s:.1f}s; "
+          f"`llmeval evaluate --category general_purpose` took {category_s:.1f}s; both launched nothing")
     shutil.rmtree(work, ignore_errors=True)
     print(f"partitions_planned_after_adding_one_model={partitions_planned} (its valid pairs: {len(expected)}) "
           f"sensor_tick_s={tick_s:.2f} no_change_rerun_s={rerun_s:.1f}")

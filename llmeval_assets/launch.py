@@ -20,7 +20,7 @@ from llmeval_assets.defs.automation import (
 )
 from llmeval_assets.defs.partitions import models_partitions
 from llmeval_assets.defs.resources import ResultsStore
-from llmeval_assets.definitions import build_definitions, default_engine
+from llmeval_assets.defs.build import build_definitions, default_engine
 from llmeval_assets.engine.resource import EngineResource
 from llmeval_assets.evaluation import PartitionStatus, partition_status
 from llmeval_assets.instance import get_instance

@@ -81,10 +81,12 @@ class PlanError(ValueError):
 
 
 def selected_pairs(registry: Registry, category: str | None, model: str | None, dataset: str | None,
-                   include_optional: bool) -> tuple[list[Pair], list[Skipped]]:
+                   include_optional: bool, everything: bool = False) -> tuple[list[Pair], list[Skipped]]:
     """The pairs a selection asks for, plus what it names but cannot run (unsupported datasets, removed models)."""
-    if not category and not model:
-        raise PlanError("choose --category or --model")
+    if everything and (category or model):
+        raise PlanError("--all selects every category and model: do not combine it with --category or --model")
+    if not category and not model and not everything:
+        raise PlanError("choose --category, --model or --all")
     cat_name = registry.resolve_category(category) if category else None
     model_key = registry.resolve_model(model) if model else None
     dataset_key = registry.resolve_dataset(dataset) if dataset else None
@@ -135,7 +137,7 @@ def requested_samples(registry: Registry, pair: Pair, samples: int | None) -> in
 
 def build_plan(registry: Registry, *, category: str | None = None, model: str | None = None,
                dataset: str | None = None, samples: int | None = None, preset: str | None = None,
-               include_optional: bool = False, gpu: str | None = None) -> Plan:
+               include_optional: bool = False, gpu: str | None = None, everything: bool = False) -> Plan:
     if samples is not None and samples <= 0:
         raise PlanError(f"--samples must be positive (got {samples})")
     gpu_name = gpu or registry.hardware.default_gpu
@@ -143,7 +145,7 @@ def build_plan(registry: Registry, *, category: str | None = None, model: str | 
         raise UnknownNameError(f"unknown GPU type {gpu_name!r}; known: {', '.join(registry.hardware.gpus)}")
     if preset is not None:
         registry.resolve_preset(preset)
-    pairs, skipped = selected_pairs(registry, category, model, dataset, include_optional)
+    pairs, skipped = selected_pairs(registry, category, model, dataset, include_optional, everything)
     plan = Plan(preset=preset or "per-model", gpu=gpu_name, skipped=skipped)
 
     by_model: dict[str, list[PlannedPartition]] = {}

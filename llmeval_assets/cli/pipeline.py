@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from llmeval_assets.cli.registry import emit_json, fail, load_or_exit, show_plan
+from llmeval_assets.cli.registry import emit_json, fail, load_or_exit, partition_statuses, plan_or_exit, show_plan
 
 console = Console()
 err_console = Console(stderr=True)
@@ -50,6 +50,7 @@ def register(app: typer.Typer) -> None:
                  samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples per dataset"),
                  preset: Optional[str] = typer.Option(None, "--preset", "-p"),
                  include_optional: bool = typer.Option(False, "--include-optional"),
+                 everything: bool = typer.Option(False, "--all", help="Every category and model"),
                  judge: Optional[str] = typer.Option(None, "--judge", help="Registry model judging MT-Bench"),
                  chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1,
                                                           help="Requests per engine call; each finished chunk is "
@@ -61,9 +62,14 @@ def register(app: typer.Typer) -> None:
         """Evaluate a category or a model: one Dagster run per model for exactly its stale or missing pairs."""
         reg = load_or_exit(registry)
         selection = dict(category=category, model=model, dataset=dataset, samples=samples, preset=preset,
-                         include_optional=include_optional)
+                         include_optional=include_optional, everything=everything)
         if dry_run:  # the seed's flag: print the plan and stop
             return show_plan(reg, as_json=as_json, status=True, **selection)
+        plan = plan_or_exit(reg, **selection)
+        statuses = partition_statuses(reg, plan.as_dict()["partitions"], samples)
+        if all(s["status"] == "fresh" for s in statuses):  # answered without starting Dagster or an engine
+            console.print(f"all {len(statuses)} partitions are fresh: nothing to run", highlight=False)
+            return emit_json({"partitions": len(statuses), "fresh": len(statuses), "runs": []}) if as_json else None
         from llmeval_assets.launch import EvaluationFailed, launch_evaluation
 
         if not verbose:  # vLLM reads its log level at import; Dagster's is set per run

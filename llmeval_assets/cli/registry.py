@@ -159,13 +159,15 @@ def register(app: typer.Typer) -> None:
              samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples per dataset"),
              preset: Optional[str] = typer.Option(None, "--preset", "-p"),
              include_optional: bool = typer.Option(False, "--include-optional"),
+             everything: bool = typer.Option(False, "--all", help="Every category and model"),
              gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU type for the memory check"),
              status: bool = typer.Option(True, "--status/--no-status", help="Show fresh / stale / missing"),
              registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
         """The (model, dataset) partitions a selection would run, with samples, GPUs, a time estimate and whether
         each is fresh, stale (and why) or missing."""
         show_plan(load_or_exit(registry), as_json=as_json, status=status, category=category, model=model,
-                  dataset=dataset, samples=samples, preset=preset, include_optional=include_optional, gpu=gpu)
+                  dataset=dataset, samples=samples, preset=preset, include_optional=include_optional, gpu=gpu,
+                  everything=everything)
 
 
 def show_plan(reg: Registry, *, as_json: bool, status: bool, **selection: Any) -> None:

@@ -81,7 +81,7 @@ def test_changing_one_prompt_reruns_only_that_dataset(pipeline_env, monkeypatch)
 
 
 def test_adding_a_model_requests_runs_for_exactly_its_valid_pairs(pipeline_env, tmp_path):
-    from llmeval_assets.definitions import build_definitions
+    from llmeval_assets.defs.build import build_definitions
 
     grown = write_registry(tmp_path / "registry", pipeline_env.checkpoint, ["tiny_a", "tiny_b"],
                            extra_models=["tiny_unplaced"])
