@@ -42,7 +42,7 @@ def record_everything_as_evaluated(registry, lake) -> int:
                                samples, "bench", datetime.now(timezone.utc))
         metric = spec.spec.metrics[0]
         lake.write_scores(pair.model, pair.dataset, spec.spec_hash, [SampleScore("item-0", {metric: 1.0})],
-                          [MetricValue(metric, 1.0, 0.0, samples)], {}, metric, state)
+                          [MetricValue(metric, 1.0, 0.0, samples)], metric, state)
     return len(pairs)
 
 

@@ -154,7 +154,7 @@ def score_pair(pair: PairSpec, items: Sequence[Item], lake: ResultsLake, *, data
                            dataset_version=dataset_version, weights_revision=weights_revision, samples=len(items),
                            run_id=run_id, materialized_at=datetime.now(timezone.utc))
     lake.write_scores(pair.model, pair.dataset, pair.spec_hash, scores, metrics,
-                      metric_info=pair.benchmark.metric_info(), primary=pair.spec.metrics[0], state=state)
+                      primary=pair.spec.metrics[0], state=state)
     return metrics
 
 
@@ -191,6 +191,8 @@ def partition_status(registry: Registry, lake: ResultsLake, model: str, dataset:
     revision = registry.models[model].revision or (weights or {}).get("revision")
     if revision and revision != state.weights_revision:
         reasons.append(f"model revision changed ({state.weights_revision[:12]} -> {revision[:12]})")
+    if snapshot and "test_items" in snapshot:  # a sample cannot be larger than the data (a small fixture, say)
+        wanted = min(wanted, snapshot["test_items"])
     if state.samples < wanted:
         reasons.append(f"{state.samples} samples stored, {wanted} requested")
     return PartitionStatus(model, dataset, "stale" if reasons else "fresh", tuple(reasons), wanted)

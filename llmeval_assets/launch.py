@@ -26,6 +26,7 @@ from llmeval_assets.evaluation import PartitionStatus, partition_status
 from llmeval_assets.instance import get_instance
 from llmeval_assets.planning import build_plan
 from llmeval_assets.registry import Registry
+from llmeval_assets.reporting import reports_out_of_date
 
 
 LAUNCHER_TAG, PID_TAG = "llmeval/launched-on", "llmeval/pid"
@@ -36,7 +37,7 @@ class EvaluationFailed(RuntimeError):
 
 
 def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, judge: str | None = None,
-                      chunk_size: int | None = None, log: Callable[[str], Any] = print, log_level: str = "INFO",
+                      judge_max_tokens: int | None = None, chunk_size: int | None = None, log: Callable[[str], Any] = print, log_level: str = "INFO",
                       engine: EngineResource | None = None, **selection: Any) -> dict[str, Any]:
     plan = build_plan(registry, **selection)
     samples = selection.get("samples")
@@ -49,7 +50,8 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
             work.setdefault(status.model, []).append(status)
     summary: dict[str, Any] = {"partitions": len(statuses), "fresh": len(statuses) - sum(map(len, work.values())),
                                "runs": []}
-    if not work:
+    refresh = bool(work) or reports_out_of_date(lake)
+    if not refresh:
         log(f"all {len(statuses)} partitions are fresh: nothing to run")
         return summary
 
@@ -68,7 +70,8 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
         _execute(defs, SNAPSHOT_JOB, instance, summary, run_config=quiet,
                  asset_selection=[dg.AssetKey(f"dataset_{d}") for d in snapshots])
 
-    config = {"samples": samples, "judge_model": judge, **({"chunk_size": chunk_size} if chunk_size else {})}
+    config = {"samples": samples, "judge_model": judge, "judge_max_tokens": judge_max_tokens,
+              **({"chunk_size": chunk_size} if chunk_size else {})}
     run_config = {"ops": {op: {"config": config} for op in ("predictions", "scores")}}
     for model, model_work in sorted(work.items()):
         for s in model_work:
@@ -77,7 +80,7 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
         request = model_run_request(registry, model, model_work, run_key_prefix="cli")
         _execute(defs, EVALUATE_JOB, instance, summary, partition_key=model, run_config={**run_config, **quiet},
                  tags=request.tags, asset_selection=request.asset_selection)
-    log("refreshing the DuckDB tables and dbt reports")
+    log("refreshing the DuckDB tables, the dbt reports and the HTML report")
     _execute(defs, REPORTS_JOB, instance, summary, run_config=quiet)
     return summary
 

@@ -25,6 +25,11 @@ def results_db_path(home: Path | None = None) -> Path:
     return (home or llmeval_home()) / "results.duckdb"
 
 
+def report_dir(home: Path | None = None) -> Path:
+    """The HTML report and its plots (llmeval report --html, the html_report asset)."""
+    return (home or llmeval_home()) / "report"
+
+
 def datasets_cache_dir() -> Path:
     return Path(os.environ.get("LLMEVAL_DATASETS_CACHE", PROJECT_ROOT / "datasets_cache"))
 

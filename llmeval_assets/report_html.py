@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from llmeval_assets.paths import llmeval_home, results_db_path
+from llmeval_assets.paths import report_dir, results_db_path
 from llmeval_assets.reporting import connect_read_only
 
 NO_RESULTS = "no results yet"
@@ -79,10 +79,6 @@ class ReportPaths:
     images: dict[str, Path] = field(default_factory=dict)  # "leaderboard", "heatmap", "subjects_<dataset>", "run_cost"
 
 
-def default_report_dir(home: Path | None = None) -> Path:
-    return (home or llmeval_home()) / "report"
-
-
 def read_report_data(duckdb_path: Path) -> ReportData:
     """Every mart the report uses; a mart that does not exist (dbt has not run, or no database yet) reads empty."""
     frames = {name: pd.DataFrame(columns=columns) for name, columns in MART_COLUMNS.items()}
@@ -102,7 +98,7 @@ def read_report_data(duckdb_path: Path) -> ReportData:
 def build_html_report(duckdb_path: Path | None = None, out_dir: Path | None = None) -> ReportPaths:
     """Read the marts of `duckdb_path` (default: the project's results DuckDB) and write the report into `out_dir`
     (default `.llmeval/report/`), replacing the previous one as a whole."""
-    return write_report(read_report_data(duckdb_path or results_db_path()), out_dir or default_report_dir())
+    return write_report(read_report_data(duckdb_path or results_db_path()), out_dir or report_dir())
 
 
 def write_report(data: ReportData, out_dir: Path) -> ReportPaths:

@@ -8,7 +8,8 @@ from typing import Any
 
 import duckdb
 
-from llmeval_assets.paths import results_db_path
+from llmeval_assets.paths import report_dir, results_db_path
+from llmeval_assets.storage.lake import ResultsLake
 
 
 class LeaderboardUnavailable(RuntimeError):
@@ -27,6 +28,16 @@ def connect_read_only(path: Path, wait_s: float = 30.0) -> duckdb.DuckDBPyConnec
             if time.monotonic() > deadline:
                 raise LeaderboardUnavailable(f"{path} is locked by a writer: {exc}") from exc
             time.sleep(0.5)
+
+
+def reports_out_of_date(lake: ResultsLake, report: Path | None = None) -> bool:
+    """True when some result was stored after the last complete report refresh. The HTML page is the refresh's
+    last step, so a refresh that failed part-way (dbt tests, say) leaves the reports out of date too."""
+    index = (report or report_dir()) / "index.html"
+    stored = lake.files("partitions") + lake.files("runs")
+    if not stored:
+        return False
+    return not index.exists() or max(p.stat().st_mtime for p in stored) > index.stat().st_mtime
 
 
 def leaderboard_rows(category: str | None = None, path: Path | None = None) -> list[dict[str, Any]]:

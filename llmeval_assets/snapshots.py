@@ -46,6 +46,7 @@ def build_snapshot(registry: Registry, dataset: str, lake: ResultsLake, source: 
     info = write_snapshot(dataset, items, datasets_cache_dir())
     lake.set_current_snapshot(dataset, {
         "dataset": dataset, "content_hash": info.content_hash, "path": str(info.path), "rows": info.rows,
+        "test_items": sum(item.split == "test" for item in items),
         "source": source, "created_at": datetime.now(timezone.utc).isoformat()})
     return info
 

@@ -13,7 +13,7 @@ echo "   MT-Bench is judged by smollm2_135m itself: that exercises the judging p
 echo "   score (use --judge with a strong model, or an OpenAI-compatible judge, for real MT-Bench numbers)."
 $BIN/llmeval validate
 LLMEVAL_JUDGE_MODEL=${LLMEVAL_JUDGE_MODEL:-smollm2_135m} \
-  $BIN/llmeval evaluate --model smollm2_135m --include-optional --samples "$SAMPLES"
+  $BIN/llmeval evaluate --model smollm2_135m --include-optional --samples "$SAMPLES" --judge-max-tokens 96
 $BIN/llmeval report
 $BIN/llmeval report --html
 echo "== demo finished in $(( $(date +%s) - started ))s (a second run reuses every result: nothing is stale)"

@@ -18,7 +18,7 @@ import importlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from llmeval_assets.engine.base import InferenceEngine
@@ -130,7 +130,7 @@ class ScoringContext:
     workers: int | None = None
     reasoning_model: bool = False  # the model thinks in <think>...</think> first (registry `reasoning: true`)
     progress: Callable[[int, int], None] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    judge_max_tokens: int | None = None  # cap the judge's reply (None: the benchmark's own, FastChat's 2048)
 
 
 class Benchmark(ABC):
@@ -174,15 +174,19 @@ class Benchmark(ABC):
         """Predictions made from the dataset's own reference answers: they must score 1.0 (verify-scorers)."""
 
     def metric_info(self) -> dict[str, dict[str, Any]]:
-        """Per metric: higher_is_better, value_min, value_max (for reports and plausibility checks). Metrics not
-        listed are proportions: higher is better, between 0 and 1."""
-        return {}
+        """Per metric, where it differs from a proportion (higher is better, between 0 and 1): higher_is_better,
+        value_min, value_max. Read by reports and plausibility checks through `metric_range`."""
+        return {"unanswered": {"higher_is_better": False}}
+
+    def metric_range(self, metric: str) -> dict[str, Any]:
+        return {**PROPORTION, **self.metric_info().get(metric, {})}
 
     def empty_predictions(self, items: Sequence[Item], spec: TaskSpec) -> list[Prediction]:
         """Empty completions / uniform logprobs: they must score 0.0 (verify-scorers)."""
         return [Prediction(item_id=item.item_id) for item in items]
 
 
+PROPORTION = {"higher_is_better": True, "value_min": 0.0, "value_max": 1.0}
 _BENCHMARKS: dict[str, Benchmark] = {}
 
 

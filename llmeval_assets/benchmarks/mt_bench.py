@@ -217,12 +217,18 @@ class MTBench(Benchmark):
         return ({"role": "system", "content": prompt["system_prompt"]},
                 {"role": "user", "content": prompt["prompt_template"].format(**fields)})
 
+    def metric_info(self) -> dict[str, dict[str, Any]]:
+        rating = {"higher_is_better": True, "value_min": 1.0, "value_max": 10.0}  # the judge's 1-10 scale
+        return {**super().metric_info(), "score": rating, **{f"score_turn{turn}": rating for turn in TURNS},
+                "judge_failures": {"higher_is_better": False, "value_min": 0.0, "value_max": float(len(TURNS))}}
+
     def score(self, items: Sequence[Item], predictions: Sequence[Prediction], spec: TaskSpec,
               ctx: ScoringContext | None = None) -> list[SampleScore]:
         if ctx is None or ctx.judge is None:
             raise ValueError("mt_bench is scored by a judge model: pass ScoringContext(judge=<InferenceEngine>)")
         by_id = predictions_by_item(self.name, items, predictions)
         judge_key = ctx.judge_key or f"{ctx.judge.provenance.model_key}@{ctx.judge.provenance.weights_revision}"
+        judge_sampling = replace(JUDGE_SAMPLING, max_tokens=ctx.judge_max_tokens or JUDGE_SAMPLING.max_tokens)
         cache = ctx.judgment_cache
 
         answers: dict[str, list[str] | None] = {}
@@ -239,13 +245,13 @@ class MTBench(Benchmark):
             for turn in TURNS:
                 messages = self.judge_messages(item, answers[item.item_id], turn)
                 key = stable_hash({"judge": judge_key, "prompt_version": JUDGE_PROMPT_VERSION,
-                                   "judge_sampling": JUDGE_SAMPLING.as_dict(), "input": messages})
+                                   "judge_sampling": judge_sampling.as_dict(), "input": messages})
                 cached = cache.get(key) if cache is not None else None
                 if cached is not None:
                     judgments[(item.item_id, turn)] = cached
                 else:
                     pending.append(((item.item_id, turn), key, GenerateRequest(
-                        request_id=f"{item.item_id}#turn{turn}", sampling=JUDGE_SAMPLING, messages=messages)))
+                        request_id=f"{item.item_id}#turn{turn}", sampling=judge_sampling, messages=messages)))
         if pending:
             results = ctx.judge.generate([request for _, _, request in pending])
             for (slot, key, _), result in zip(pending, results):

@@ -52,6 +52,8 @@ def register(app: typer.Typer) -> None:
                  include_optional: bool = typer.Option(False, "--include-optional"),
                  everything: bool = typer.Option(False, "--all", help="Every category and model"),
                  judge: Optional[str] = typer.Option(None, "--judge", help="Registry model judging MT-Bench"),
+                 judge_max_tokens: Optional[int] = typer.Option(None, "--judge-max-tokens", min=1,
+                                                                help="Cap each judgment (default FastChat's 2048)"),
                  chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1,
                                                           help="Requests per engine call; each finished chunk is "
                                                                "stored, so a crash loses at most one"),
@@ -65,18 +67,24 @@ def register(app: typer.Typer) -> None:
                          include_optional=include_optional, everything=everything)
         if dry_run:  # the seed's flag: print the plan and stop
             return show_plan(reg, as_json=as_json, status=True, **selection)
+        from llmeval_assets.paths import lake_dir
+        from llmeval_assets.reporting import reports_out_of_date
+        from llmeval_assets.storage.lake import ResultsLake
+
         plan = plan_or_exit(reg, **selection)
         statuses = partition_statuses(reg, plan.as_dict()["partitions"], samples)
-        if all(s["status"] == "fresh" for s in statuses):  # answered without starting Dagster or an engine
+        if all(s["status"] == "fresh" for s in statuses) and not reports_out_of_date(ResultsLake(lake_dir())):
+            # answered without starting Dagster or an engine
             console.print(f"all {len(statuses)} partitions are fresh: nothing to run", highlight=False)
             return emit_json({"partitions": len(statuses), "fresh": len(statuses), "runs": []}) if as_json else None
         from llmeval_assets.launch import EvaluationFailed, launch_evaluation
 
         if not verbose:  # vLLM reads its log level at import; Dagster's is set per run
-            os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+            os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
         try:
             with progress_bars():
-                summary = launch_evaluation(reg, registry_dir=registry, judge=judge, chunk_size=chunk_size,
+                summary = launch_evaluation(reg, registry_dir=registry, judge=judge, judge_max_tokens=judge_max_tokens,
+                                            chunk_size=chunk_size,
                                             log=console.print, log_level="DEBUG" if verbose else "WARNING",
                                             **selection)
         except EvaluationFailed as exc:

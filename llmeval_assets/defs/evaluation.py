@@ -14,7 +14,7 @@ from typing import Optional
 
 import dagster as dg
 
-from llmeval_assets.benchmarks.base import ScoringContext, get_benchmark
+from llmeval_assets.benchmarks.base import MetricValue, ScoringContext, get_benchmark
 from llmeval_assets.defs.partitions import models_partitions
 from llmeval_assets.defs.resources import ResultsStore
 from llmeval_assets.defs.weights import model_weights
@@ -33,6 +33,7 @@ JUDGED = {"mt_bench"}  # datasets whose scores need a judge model
 class EvaluationConfig(dg.Config):
     samples: Optional[int] = None  # per dataset; None = the owning category's sample_limit
     judge_model: Optional[str] = None  # registry key of the judge; None = $LLMEVAL_JUDGE_MODEL or the model itself
+    judge_max_tokens: Optional[int] = None  # cap the judge's reply; None: FastChat's 2048
     chunk_size: int = CHUNK_SIZE  # requests per engine call; each finished chunk is stored (what a crash can lose)
 
 
@@ -138,6 +139,7 @@ def build_evaluation_assets(registry: Registry) -> list[dg.AssetsDefinition]:
             items, dataset_version = current_items(lake, dataset)
             chosen, _ = select_items(items, _samples(reg, model, dataset, config.samples))
             ctx = ScoringContext(judgment_cache=cache, reasoning_model=reg.models[model].reasoning,
+                                 judge_max_tokens=config.judge_max_tokens,
                                  progress=partial(report_progress, f"{model} / {dataset}: scoring"))
             if dataset in JUDGED:
                 judge_key = reg.resolve_model(config.judge_model or os.environ.get("LLMEVAL_JUDGE_MODEL") or model)
@@ -153,18 +155,16 @@ def build_evaluation_assets(registry: Registry) -> list[dg.AssetsDefinition]:
                           **{m.name: dg.MetadataValue.float(float(m.value)) for m in metrics},
                           **{f"{m.name}_stderr": dg.MetadataValue.float(float(m.stderr or 0.0)) for m in metrics},
                           **({"judge": ctx.judge_key} if ctx.judge_key else {})})
-            yield from plausibility_checks(context, lake, model, dataset, pair, len(chosen))
+            yield from plausibility_checks(context, lake, pair, metrics, len(chosen))
 
     return [predictions, scores]
 
 
-def plausibility_checks(context: dg.AssetExecutionContext, lake: ResultsLake, model: str, dataset: str,
-                        pair: PairSpec, samples: int):
-    info = pair.benchmark.metric_info()
-    metrics = lake.metrics(model, dataset)
-    out_of_range = [m["metric"] for m in metrics
-                    if not info.get(m["metric"], {}).get("value_min", 0.0) <= m["value"]
-                    <= info.get(m["metric"], {}).get("value_max", 1.0)]
+def plausibility_checks(context: dg.AssetExecutionContext, lake: ResultsLake, pair: PairSpec,
+                        metrics: list[MetricValue], samples: int):
+    model, dataset = pair.model, pair.dataset
+    out_of_range = [m.name for m in metrics if not (pair.benchmark.metric_range(m.name)["value_min"] <= m.value
+                                                    <= pair.benchmark.metric_range(m.name)["value_max"])]
     stored = lake.stored_predictions(model, dataset, pair.spec_hash)
     generated = [p for p in stored.values() if p.outputs]
     empty = sum(all(not o.strip() for o in p.outputs) for p in generated)

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from llmeval_assets.defs.resources import ResultsStore
+from llmeval_assets.paths import report_dir
 
 MART_KEYS = [dg.AssetKey(["reports", mart]) for mart in
              ("leaderboard", "subject_breakdown", "run_cost", "category_summary")]
@@ -23,7 +24,6 @@ def build_html_report_asset() -> dg.AssetsDefinition:
     def html_report(context: dg.AssetExecutionContext, store: ResultsStore) -> dg.MaterializeResult:
         # matplotlib and pandas load only when the report is built, not when the code location loads
         from llmeval_assets.report_html import (
-            default_report_dir,
             image_data_uri,
             leaderboard_markdown,
             read_report_data,
@@ -31,7 +31,7 @@ def build_html_report_asset() -> dg.AssetsDefinition:
         )
 
         data = read_report_data(store.duckdb_path)
-        paths = write_report(data, default_report_dir(Path(store.home) if store.home else None))
+        paths = write_report(data, report_dir(Path(store.home) if store.home else None))
         context.log.info(f"wrote {paths.index_html} with {len(paths.images)} plots from {store.duckdb_path}")
         heatmap = paths.images.get("heatmap")
         return dg.MaterializeResult(metadata={

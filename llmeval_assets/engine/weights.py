@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Literal
 
 from llmeval_assets.engine.base import EngineError
-from llmeval_assets.paths import PROJECT_ROOT, installed_data_path, llmeval_home
+from llmeval_assets.paths import installed_data_path, llmeval_home
+from llmeval_assets.registry import default_registry_dir
 from llmeval_assets.registry.schema import ModelEntry, ModelKind, OfflineSource
 
 HUB_TIMEOUT_S = 10.0
@@ -82,7 +83,7 @@ def resolve_checkpoint(key: str, entry: ModelEntry, registry_root: Path | None =
 def _local_dir(local_path: str, registry_root: Path | None) -> Path:
     path = Path(local_path).expanduser()
     if not path.is_absolute():
-        path = (registry_root or PROJECT_ROOT / "registry") / path
+        path = (registry_root or default_registry_dir()) / path
     return path
 
 

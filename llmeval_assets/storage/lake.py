@@ -44,8 +44,7 @@ SAMPLE_SCORE_SCHEMA = pa.schema([
 METRIC_SCHEMA = pa.schema([
     ("model", pa.string()), ("dataset", pa.string()), ("spec_hash", pa.string()), ("metric", pa.string()),
     ("value", pa.float64()), ("stderr", pa.float64()), ("n", pa.int64()), ("n_clusters", pa.int64()),
-    ("is_primary", pa.bool_()), ("higher_is_better", pa.bool_()), ("value_min", pa.float64()),
-    ("value_max", pa.float64()),
+    ("is_primary", pa.bool_()),
 ])
 PARTITION_SCHEMA = pa.schema([
     ("model", pa.string()), ("dataset", pa.string()), ("spec_hash", pa.string()), ("dataset_version", pa.string()),
@@ -129,15 +128,14 @@ class ResultsLake:
 
     # --- scores, metrics, partition state: replaced whole ---------------------------------------------------------
     def write_scores(self, model: str, dataset: str, spec_hash: str, scores: Sequence[SampleScore],
-                     metrics: Sequence[MetricValue], metric_info: dict[str, dict[str, Any]], primary: str,
-                     state: PartitionState) -> None:
+                     metrics: Sequence[MetricValue], primary: str, state: PartitionState) -> None:
         sample_rows = [{"model": model, "dataset": dataset, "spec_hash": spec_hash, "item_id": s.item_id,
                         "item_group": s.group, "metric": metric, "value": float(value), "answer": s.answer,
                         "target": s.target, "unanswered": s.unanswered}
                        for s in scores for metric, value in s.values.items()]
         metric_rows = [{"model": model, "dataset": dataset, "spec_hash": spec_hash, "metric": m.name,
                         "value": m.value, "stderr": m.stderr, "n": m.n, "n_clusters": m.n_clusters,
-                        "is_primary": m.name == primary, **metric_info.get(m.name, _DEFAULT_RANGE)}
+                        "is_primary": m.name == primary}
                        for m in metrics]
         _write_atomic(pa.Table.from_pylist(sample_rows, schema=SAMPLE_SCORE_SCHEMA),
                       self._dir("sample_scores", dataset, model) / "part.parquet")
@@ -181,5 +179,3 @@ class ResultsLake:
         path = self.root / "weights" / f"{model}.json"
         return json.loads(path.read_text()) if path.exists() else None
 
-
-_DEFAULT_RANGE = {"higher_is_better": True, "value_min": 0.0, "value_max": 1.0}

@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from llmeval_assets.benchmarks.base import get_benchmark
 from llmeval_assets.registry import Registry
 from llmeval_assets.storage.lake import TABLES, ResultsLake
 
@@ -23,10 +24,8 @@ def build_results_db(lake: ResultsLake, registry: Registry, db_path: Path) -> di
     with duckdb.connect(str(db_path)) as con:
         con.execute("begin transaction")
         con.execute(f"create schema if not exists {SCHEMA}")
-        tables = [(table, _lake_table(lake, table, schema)) for table, schema in TABLES.items()]
-        tables += [(name, pa.Table.from_pylist(rows, schema=columns)) for name, rows, columns in
-                   registry_tables(registry)]
-        for name, arrow in tables:
+        lake_tables = {table: _lake_table(lake, table, schema) for table, schema in TABLES.items()}
+        for name, arrow in results_tables(lake_tables, registry).items():
             con.register("incoming", arrow)
             con.execute(f"create or replace table {SCHEMA}.{name} as select * from incoming")
             con.unregister("incoming")
@@ -38,6 +37,27 @@ def build_results_db(lake: ResultsLake, registry: Registry, db_path: Path) -> di
 def _lake_table(lake: ResultsLake, table: str, schema: pa.Schema) -> pa.Table:
     files = lake.files(table)
     return pa.concat_tables([pq.read_table(f, schema=schema) for f in files]) if files else schema.empty_table()
+
+
+def results_tables(lake_tables: dict[str, pa.Table], registry: Registry) -> dict[str, pa.Table]:
+    """Every evals.* table from the lake's tables: metrics gain each metric's direction and range, and the
+    registry's models and category memberships are added."""
+    tables = {**lake_tables, "metrics": _with_metric_ranges(registry, lake_tables["metrics"])}
+    for name, rows, columns in registry_tables(registry):
+        tables[name] = pa.Table.from_pylist(rows, schema=columns)
+    return tables
+
+
+def _with_metric_ranges(registry: Registry, metrics: pa.Table) -> pa.Table:
+    """Each metric's direction and range, from its benchmark's current definition (not stored with results: a
+    metric's range is a fact about the metric, and correcting it must not make results stale)."""
+    rows = metrics.to_pylist()
+    for row in rows:
+        benchmark = get_benchmark(registry.datasets[row["dataset"]].benchmark or row["dataset"])
+        row.update(benchmark.metric_range(row["metric"]))
+    extra = [("higher_is_better", pa.bool_()), ("value_min", pa.float64()), ("value_max", pa.float64())]
+    schema = pa.schema(list(metrics.schema) + [pa.field(n, t) for n, t in extra])
+    return pa.Table.from_pylist(rows, schema=schema)
 
 
 def registry_tables(registry: Registry) -> list[tuple[str, list[dict], pa.Schema]]:

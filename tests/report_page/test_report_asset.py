@@ -14,7 +14,7 @@ import dagster as dg
 from llmeval_assets.defs.report_page import MART_KEYS, build_html_report_asset
 from llmeval_assets.defs.resources import ResultsStore
 from llmeval_assets.paths import PROJECT_ROOT
-from llmeval_assets.report_html import default_report_dir
+from llmeval_assets.paths import report_dir
 
 
 def test_the_asset_sits_downstream_of_the_marts_it_reads():
@@ -33,7 +33,7 @@ def test_materializing_the_asset_writes_the_page_and_shows_it_in_the_ui(marts_ho
     [materialization] = result.asset_materializations_for_node(asset.op.name)
     metadata = materialization.metadata
     index_html = Path(metadata["path"].value)
-    assert index_html == default_report_dir(marts_home) / "index.html" and index_html.exists()
+    assert index_html == report_dir(marts_home) / "index.html" and index_html.exists()
     assert metadata["results"].value == 4
     table = metadata["leaderboard"].value
     assert "| dataset | model | metric | value ± stderr | 95% CI | n |" in table
@@ -51,5 +51,5 @@ def test_cli_report_html_prints_the_path_of_the_page(marts_home):
                             env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     index_html = Path(result.stdout.strip())
-    assert index_html == default_report_dir(marts_home) / "index.html"
+    assert index_html == report_dir(marts_home) / "index.html"
     assert "<b>0.500</b> ± 0.189" in index_html.read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from llmeval_assets.registry import load_registry
 from llmeval_assets.storage.lake import TABLES
-from llmeval_assets.storage.warehouse import SCHEMA, registry_tables
+from llmeval_assets.storage.warehouse import SCHEMA, results_tables
 
 MOE, DENSE = "mixtral_8x7b", "qwen25_7b"
 GSM8K_OLD_SPEC, GSM8K_SPEC = "gsm8k-spec-old", "gsm8k-spec-new"
@@ -31,7 +31,8 @@ ITEM_SCORES = {
     (MOE, "mt_bench", "mt-bench-spec"): {"writing": [8.0, 7.0], "math": [6.0, 8.2]},  # 7.3 on 1..10
     (DENSE, "gsm8k", GSM8K_SPEC): {None: [1, 0, 0, 0]},  # 0.25
 }
-PRIMARY_METRIC = {"mmlu": ("acc", 0.0, 1.0), "gsm8k": ("exact_match", 0.0, 1.0), "mt_bench": ("score", 1.0, 10.0)}
+# metric ranges come from the benchmarks (mt_bench's score is 1..10), as in the real results tables
+PRIMARY_METRIC = {"mmlu": "acc", "gsm8k": "exact_match", "mt_bench": "score"}
 TOKENS_PER_ITEM = {"mmlu": (500, 0), "gsm8k": (900, 150), "mt_bench": (700, 400)}  # (prompt, output)
 RUN_OF = {(MOE, GSM8K_OLD_SPEC): "run-moe-old", (MOE, "mmlu-spec"): "run-moe", (MOE, GSM8K_SPEC): "run-moe",
           (MOE, "mt-bench-spec"): "run-moe", (DENSE, GSM8K_SPEC): "run-dense"}
@@ -62,7 +63,7 @@ def _mean_and_stderr(values: list[float]) -> tuple[float, float]:
 def fixture_rows() -> dict[str, list[dict]]:
     rows: dict[str, list[dict]] = {table: [] for table in TABLES}
     for (model, dataset, spec), groups in ITEM_SCORES.items():
-        metric, value_min, value_max = PRIMARY_METRIC[dataset]
+        metric = PRIMARY_METRIC[dataset]
         run_id = RUN_OF[(model, spec)]
         tokens_in, tokens_out = TOKENS_PER_ITEM[dataset]
         values = [value for group_values in groups.values() for value in group_values]
@@ -78,13 +79,11 @@ def fixture_rows() -> dict[str, list[dict]]:
         mean, stderr = _mean_and_stderr(values)
         rows["metrics"].append({
             "model": model, "dataset": dataset, "spec_hash": spec, "metric": metric, "value": mean,
-            "stderr": stderr, "n": len(values), "n_clusters": None, "is_primary": True, "higher_is_better": True,
-            "value_min": value_min, "value_max": value_max})
+            "stderr": stderr, "n": len(values), "n_clusters": None, "is_primary": True})
         if dataset == "gsm8k":  # a secondary metric, which the leaderboard must not show
             rows["metrics"].append({
                 "model": model, "dataset": dataset, "spec_hash": spec, "metric": "strict_match", "value": 0.0,
-                "stderr": 0.0, "n": len(values), "n_clusters": None, "is_primary": False,
-                "higher_is_better": True, "value_min": 0.0, "value_max": 1.0})
+                "stderr": 0.0, "n": len(values), "n_clusters": None, "is_primary": False})
     for (model, dataset), spec in SPECS.items():
         rows["partitions"].append({
             "model": model, "dataset": dataset, "spec_hash": spec, "dataset_version": f"snap-{dataset}",
@@ -103,10 +102,8 @@ def fixture_rows() -> dict[str, list[dict]]:
 
 def fixture_tables() -> dict[str, pa.Table]:
     """Every evals.* table: the results above plus the registry's models and categories."""
-    tables = {name: pa.Table.from_pylist(rows, schema=TABLES[name]) for name, rows in fixture_rows().items()}
-    for name, rows, schema in registry_tables(load_registry()):
-        tables[name] = pa.Table.from_pylist(rows, schema=schema)
-    return tables
+    lake_tables = {name: pa.Table.from_pylist(rows, schema=TABLES[name]) for name, rows in fixture_rows().items()}
+    return results_tables(lake_tables, load_registry())
 
 
 def write_table(duckdb_path: Path, name: str, table: pa.Table) -> None:
