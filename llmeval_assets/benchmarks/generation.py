@@ -1,5 +1,6 @@
-"""What the generative benchmarks (GSM8K, MATH, HumanEval, MBPP, MT-Bench, RepoBench) share: sending a dataset's
-generation requests in one engine call, turning results into Predictions, and pairing predictions with items."""
+"""What the generative benchmarks (GSM8K, MATH, HumanEval, MBPP, MT-Bench, RepoBench, and the chat variants of the
+multiple-choice ones) share: sending a dataset's generation requests in one engine call, turning results into
+Predictions, and pairing predictions with items."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 from llmeval_assets.benchmarks.base import Item, Prediction, SampleScore, ScoringContext, TaskSpec
 from llmeval_assets.engine.base import InferenceEngine
 from llmeval_assets.engine.requests import GenerateRequest, GenerateResult
-from llmeval_assets.scoring import split_reasoning
+from llmeval_assets.scoring import ReasoningSplit, split_reasoning
 
 if TYPE_CHECKING:
     from llmeval_assets.sandbox import CodeProgram, ExecutionResult
@@ -28,6 +29,12 @@ def prediction_from_result(item_id: str, result: GenerateResult) -> Prediction:
         latency_s=result.latency_s,
         error=result.error,
     )
+
+
+def first_answer(prediction: Prediction, reasoning_model: bool) -> ReasoningSplit:
+    """The answer part of the prediction's first completion (an empty prediction answers ""), and whether the model
+    was cut off while thinking."""
+    return split_reasoning(prediction.outputs[0] if prediction.outputs else "", reasoning_model)
 
 
 def generate_predictions(engine: InferenceEngine, requests: Sequence[GenerateRequest]) -> list[Prediction]:

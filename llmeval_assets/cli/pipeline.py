@@ -14,7 +14,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from llmeval_assets.cli.registry import emit_json, fail, load_or_exit, partition_statuses, plan_or_exit, show_plan
+from llmeval_assets.cli.registry import (
+    CategoryOption,
+    DatasetOption,
+    EverythingOption,
+    IncludeOptionalOption,
+    ModelOption,
+    PresetOption,
+    SamplesOption,
+    emit_json,
+    fail,
+    load_or_exit,
+    partition_statuses,
+    plan_or_exit,
+    show_plan,
+)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -44,13 +58,10 @@ def progress_bars() -> Iterator[None]:
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def evaluate(category: Optional[str] = typer.Option(None, "--category", "-c"),
-                 model: Optional[str] = typer.Option(None, "--model", "-m"),
-                 dataset: Optional[str] = typer.Option(None, "--dataset", "-d"),
-                 samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples per dataset"),
-                 preset: Optional[str] = typer.Option(None, "--preset", "-p"),
-                 include_optional: bool = typer.Option(False, "--include-optional"),
-                 everything: bool = typer.Option(False, "--all", help="Every category and model"),
+    def evaluate(category: Optional[str] = CategoryOption, model: Optional[str] = ModelOption,
+                 dataset: Optional[str] = DatasetOption, samples: Optional[int] = SamplesOption,
+                 preset: Optional[str] = PresetOption, include_optional: bool = IncludeOptionalOption,
+                 everything: bool = EverythingOption,
                  judge: Optional[str] = typer.Option(None, "--judge", help="Registry model judging MT-Bench"),
                  judge_max_tokens: Optional[int] = typer.Option(None, "--judge-max-tokens", min=1,
                                                                 help="Cap each judgment (default FastChat's 2048)"),

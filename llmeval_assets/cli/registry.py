@@ -20,6 +20,14 @@ err_console = Console(stderr=True)
 
 RegistryOption = typer.Option(None, "--registry", help="Registry directory (default: ./registry or $LLMEVAL_REGISTRY)")
 JsonOption = typer.Option(False, "--json", help="Machine-readable output")
+# What to run, shared by `plan` and `evaluate` (whose --dry-run prints the same plan)
+CategoryOption = typer.Option(None, "--category", "-c")
+ModelOption = typer.Option(None, "--model", "-m")
+DatasetOption = typer.Option(None, "--dataset", "-d")
+SamplesOption = typer.Option(None, "--samples", "-n", help="Samples per dataset")
+PresetOption = typer.Option(None, "--preset", "-p")
+IncludeOptionalOption = typer.Option(False, "--include-optional")
+EverythingOption = typer.Option(False, "--all", help="Every category and model")
 
 
 def load_or_exit(registry_dir: Path | None) -> Registry:
@@ -153,13 +161,10 @@ def register(app: typer.Typer) -> None:
         console.print(table)
 
     @app.command()
-    def plan(category: Optional[str] = typer.Option(None, "--category", "-c"),
-             model: Optional[str] = typer.Option(None, "--model", "-m"),
-             dataset: Optional[str] = typer.Option(None, "--dataset", "-d"),
-             samples: Optional[int] = typer.Option(None, "--samples", "-n", help="Samples per dataset"),
-             preset: Optional[str] = typer.Option(None, "--preset", "-p"),
-             include_optional: bool = typer.Option(False, "--include-optional"),
-             everything: bool = typer.Option(False, "--all", help="Every category and model"),
+    def plan(category: Optional[str] = CategoryOption, model: Optional[str] = ModelOption,
+             dataset: Optional[str] = DatasetOption, samples: Optional[int] = SamplesOption,
+             preset: Optional[str] = PresetOption, include_optional: bool = IncludeOptionalOption,
+             everything: bool = EverythingOption,
              gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU type for the memory check"),
              status: bool = typer.Option(True, "--status/--no-status", help="Show fresh / stale / missing"),
              registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:

@@ -33,14 +33,20 @@ def sandbox(
 ) -> None:
     """Run one completion with its tests in the sandbox and print the outcome (exit status 1 if it fails)."""
     from llmeval_assets.benchmarks import get_benchmark  # noqa: PLC0415 - keeps `llmeval --help` fast
+    from llmeval_assets.registry import RegistryError, load_registry  # noqa: PLC0415
     from llmeval_assets.sandbox import execute  # noqa: PLC0415
+    from llmeval_assets.snapshots import source_args  # noqa: PLC0415
 
     try:
         completion = sys.stdin.read() if str(completion_file) == "-" else completion_file.read_text(encoding="utf-8")
     except OSError as exc:
         _fail(f"cannot read the completion file {completion_file}: {exc.strerror}")
+    try:
+        offline_args = source_args(load_registry(), dataset.value, "offline")
+    except RegistryError as exc:
+        _fail(str(exc))
     benchmark = get_benchmark(dataset.value)
-    items = {item.item_id: item for item in benchmark.load_items()}
+    items = {item.item_id: item for item in benchmark.load_items("offline", **offline_args)}
     if task_id not in items:
         examples = ", ".join(list(items)[:3])
         _fail(f"{dataset.value} has no item {task_id!r} ({len(items)} items, e.g. {examples})")

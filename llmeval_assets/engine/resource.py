@@ -8,6 +8,7 @@ is counted in `EngineResource.constructions` (per model key) for tests and run m
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import ClassVar, Literal
 
@@ -48,6 +49,10 @@ class EngineResource(dg.ConfigurableResource):
         if self._engine is not None and self._engine_key == key:
             return self._engine
         self.close()
+        if self.device == "cpu":
+            # vLLM's CPU backend otherwise pins its worker's threads to fixed cores: on a small or shared machine
+            # one busy neighbour then starves the whole evaluation
+            os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
         settings = self.engine_settings(registry.engine_settings(key, self.preset))
         if self.backend == "openai":
             engine = self._openai_engine(key, registry.models[key].hf_id)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from llmeval_assets.paths import PROJECT_ROOT
 from llmeval_assets.registry.loader import REGISTRY_FILES, Problem, RegistryError, parse_entries, parse_single, read_section
 from llmeval_assets.registry.presets import EngineSettings, engine_settings
 from llmeval_assets.registry.schema import (
@@ -30,8 +32,6 @@ from llmeval_assets.registry.validate import (
 __all__ = ["Registry", "RegistryError", "UnknownNameError", "UnknownModelError", "Pair", "load_registry",
            "default_registry_dir", "EngineSettings", "Problem"]
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
 
 def default_registry_dir() -> Path:
     return Path(os.environ.get("LLMEVAL_REGISTRY", PROJECT_ROOT / "registry"))
@@ -43,6 +43,17 @@ class UnknownNameError(ValueError):
 
 class UnknownModelError(UnknownNameError):
     pass
+
+
+def _resolve(name: str, keys: Mapping[str, object], aliases: Mapping[str, str], kind: str, command: str,
+             error: type[UnknownNameError] = UnknownNameError) -> str:
+    """The registry key `name` is or is an alias of; else `error` with the nearest names and the command listing
+    them all."""
+    if name in keys:
+        return name
+    if name in aliases:
+        return aliases[name]
+    raise error(f"unknown {kind} {name!r}{did_you_mean(name, [*keys, *aliases])}; `llmeval {command}` lists them")
 
 
 @dataclass(frozen=True)
@@ -70,27 +81,13 @@ class Registry:
 
     # --- names -------------------------------------------------------------------------------------------------
     def resolve_model(self, name: str) -> str:
-        if name in self.models:
-            return name
-        if name in self.model_aliases:
-            return self.model_aliases[name]
-        raise UnknownModelError(f"unknown model {name!r}{did_you_mean(name, [*self.models, *self.model_aliases])}"
-                                f"; `llmeval models` lists them")
+        return _resolve(name, self.models, self.model_aliases, "model", "models", UnknownModelError)
 
     def resolve_dataset(self, name: str) -> str:
-        if name in self.datasets:
-            return name
-        if name in self.dataset_aliases:
-            return self.dataset_aliases[name]
-        raise UnknownNameError(f"unknown dataset {name!r}"
-                               f"{did_you_mean(name, [*self.datasets, *self.dataset_aliases])}; "
-                               f"`llmeval datasets` lists them")
+        return _resolve(name, self.datasets, self.dataset_aliases, "dataset", "datasets")
 
     def resolve_category(self, name: str) -> str:
-        if name in self.categories:
-            return name
-        raise UnknownNameError(f"unknown category {name!r}{did_you_mean(name, self.categories)}; "
-                               f"`llmeval categories` lists them")
+        return _resolve(name, self.categories, {}, "category", "categories")
 
     def resolve_preset(self, name: str | None, model_key: str | None = None) -> str:
         chosen = name or (self.models[model_key].preset if model_key else "balanced")

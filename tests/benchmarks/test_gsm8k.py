@@ -6,6 +6,7 @@ import pytest
 from llmeval_assets.benchmarks import Prediction, ScoringContext, get_benchmark
 from llmeval_assets.benchmarks.gsm8k import extract_chat_strict, extract_flexible, extract_strict, normalize
 from tests.benchmarks.fakes import FakeEngine
+from tests.benchmarks.data import load_test_items
 
 FIRST_QUESTION = ("Janet\u2019s ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes "
                   "muffins for her friends every day with four. She sells the remainder at the farmers' market "
@@ -52,8 +53,8 @@ def gsm8k():
 
 
 @pytest.fixture(scope="module")
-def items(gsm8k):
-    return gsm8k.load_items("offline")
+def items():
+    return load_test_items("gsm8k")
 
 
 def test_offline_data_is_the_full_test_split(items):

@@ -7,6 +7,7 @@ import pytest
 
 from llmeval_assets.benchmarks import Prediction, ScoringContext, get_benchmark
 from tests.benchmarks.fakes import FakeEngine, render_fake_chat
+from tests.benchmarks.data import load_test_items
 
 PROMPT_0 = (
     "from typing import List\n\n\n"
@@ -30,8 +31,8 @@ def humaneval():
 
 
 @pytest.fixture(scope="module")
-def items(humaneval):
-    return humaneval.load_items("offline")
+def items():
+    return load_test_items("humaneval")
 
 
 def test_offline_data_is_the_full_set(items):

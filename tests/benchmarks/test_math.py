@@ -7,6 +7,7 @@ import pytest
 from llmeval_assets.benchmarks import Item, Prediction, ScoringContext, get_benchmark
 from llmeval_assets.benchmarks.math import extract_answer, is_equivalent, last_boxed
 from tests.benchmarks.fakes import FakeEngine
+from tests.benchmarks.data import load_test_items
 
 # lm-eval minerva_math_algebra rendered for test doc 0: 4 exemplars ("Problem:\n...\n\nSolution: ..."), then the problem
 EXPECTED_PROMPT = (
@@ -41,8 +42,8 @@ def math_benchmark():
 
 
 @pytest.fixture(scope="module")
-def items(math_benchmark):
-    return math_benchmark.load_items("offline")
+def items():
+    return load_test_items("math")
 
 
 def crafted(target: str) -> Item:
@@ -167,5 +168,5 @@ def test_hub_loading_reads_the_seven_subject_configs(math_benchmark, items, monk
         return datasets.Dataset.from_list(by_subject[config])
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    assert math_benchmark.load_items("hf", revision="abc123") == items
+    assert load_test_items("math", "hf", revision="abc123") == items
     assert calls[0] == ("EleutherAI/hendrycks_math", "algebra", "test", "abc123") and len(calls) == 7

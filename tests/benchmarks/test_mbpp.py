@@ -5,6 +5,7 @@ import pytest
 
 from llmeval_assets.benchmarks import Prediction, get_benchmark
 from tests.benchmarks.fakes import FakeEngine
+from tests.benchmarks.data import load_test_items
 
 # lm-eval mbpp.yaml rendered for test task 11: exemplars 2, 3, 4 ("...[BEGIN]\n{code}\n[DONE]", blank-line joined)
 EXPECTED_PROMPT = (
@@ -43,8 +44,8 @@ def mbpp():
 
 
 @pytest.fixture(scope="module")
-def items(mbpp):
-    return mbpp.load_items("offline")
+def items():
+    return load_test_items("mbpp")
 
 
 def test_offline_data_is_the_full_test_split(items):

@@ -9,6 +9,7 @@ import pytest
 from llmeval_assets.benchmarks import Prediction, ScoringContext, get_benchmark
 from llmeval_assets.benchmarks.mt_bench import NoGoldAnswers, parse_rating
 from tests.benchmarks.fakes import FakeEngine
+from tests.benchmarks.data import load_test_items
 
 
 class DictCache:
@@ -43,8 +44,8 @@ def mt_bench():
 
 
 @pytest.fixture(scope="module")
-def items(mt_bench):
-    return mt_bench.load_items("offline")
+def items():
+    return load_test_items("mt_bench")
 
 
 def test_offline_data_80_questions_8_categories_references_for_math_reasoning_coding(items):

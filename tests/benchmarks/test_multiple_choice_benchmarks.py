@@ -6,6 +6,7 @@ import pytest
 from llmeval_assets.benchmarks import Item, Prediction, ScoringContext, get_benchmark
 from llmeval_assets.benchmarks.hellaswag import preprocess
 from tests.benchmarks.fakes import FakeEngine
+from tests.benchmarks.data import load_test_items
 
 CHAT_QUESTION = (
     "Given the following question and four candidate answers (A, B, C and D), choose the best answer.\n"
@@ -17,7 +18,7 @@ CHAT_QUESTION = (
 
 @pytest.fixture(scope="module")
 def mmlu_items():
-    items = get_benchmark("mmlu").load_items("offline")
+    items = load_test_items("mmlu")
     return [i for i in items if i.split == "test"], [i for i in items if i.split == "fewshot"]
 
 
@@ -136,9 +137,9 @@ def test_choice_requests_fall_back_to_loglikelihood_when_the_engine_refuses(mmlu
 
 def test_arc_challenge_prompts_and_acc_norm():
     arc = get_benchmark("arc_challenge")
-    items = arc.load_items("offline")
+    items = load_test_items("arc_challenge")
     assert len(items) == 1172
-    assert len(arc.load_items("offline", split="validation")) == 299
+    assert len(load_test_items("arc_challenge", split="validation")) == 299
     item = items[0]
     spec = arc.task_spec()
     assert spec.metrics == ("acc", "acc_norm")
@@ -160,7 +161,7 @@ def test_arc_challenge_prompts_and_acc_norm():
 
 def test_arc_challenge_chat_prompt_adapts_to_the_number_of_choices():
     arc = get_benchmark("arc_challenge")
-    items = arc.load_items("offline")
+    items = load_test_items("arc_challenge")
     five = next(i for i in items if len(i.data["choices"]) == 5)
     engine = FakeEngine(generate=lambda r: " E.")
     spec = arc.task_spec("chat_0shot")
@@ -182,7 +183,7 @@ def test_hellaswag_preprocessing_and_prompt():
     assert preprocess(" [header] How to x [title] Obtain a diploma. [step] Do it. ") == \
         " How to x. Obtain a diploma. Do it."
     hellaswag = get_benchmark("hellaswag")
-    items = hellaswag.load_items("offline")
+    items = load_test_items("hellaswag")
     assert len(items) == 10042
     engine = FakeEngine()
     hellaswag.predict(engine, items[:2], hellaswag.task_spec())
@@ -204,7 +205,7 @@ def test_hellaswag_preprocessing_and_prompt():
 @pytest.mark.parametrize("name", ["mmlu", "arc_challenge", "hellaswag"])
 def test_gold_scores_one_and_empty_scores_zero_on_every_variant(name):
     benchmark = get_benchmark(name)
-    items = [i for i in benchmark.load_items("offline") if i.split == "test"][:300]
+    items = [i for i in load_test_items(name) if i.split == "test"][:300]
     for variant in benchmark.variants():
         spec = benchmark.task_spec(variant)
         gold = benchmark.aggregate(benchmark.score(items, benchmark.gold_predictions(items, spec), spec), spec)

