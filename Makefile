@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
-SAMPLES ?= 20
+SAMPLES ?= 10
 
 .PHONY: venv test demo ui clean
 

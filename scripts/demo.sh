@@ -4,7 +4,7 @@
 # Usage: scripts/demo.sh [SAMPLES]   (make demo SAMPLES=200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SAMPLES=${1:-20}
+SAMPLES=${1:-10}
 BIN=.venv/bin
 started=$(date +%s)
 
