@@ -66,8 +66,10 @@ def bwrap_command(bwrap_path: str, is_root: bool, results_fd: int, scratch_mb: i
         namespaces.append("--unshare-user")
         capabilities = ["--cap-drop", "ALL"]
     command = [bwrap_path, "--die-with-parent", "--new-session", *namespaces, *capabilities]
-    command += _filesystem_args()
+    # The scratch tmpfs first: binds made after it stay visible even when the project or its virtual environment
+    # lives under /tmp (as in a CI checkout), instead of being hidden by it.
     command += ["--perms", "1777", "--size", str(scratch_mb * 2**20), "--tmpfs", _SCRATCH_IN_SANDBOX]
+    command += _filesystem_args()
     command += ["--chdir", _SCRATCH_IN_SANDBOX, "--clearenv"]
     for name, value in sandbox_env(_SCRATCH_IN_SANDBOX).items():
         command += ["--setenv", name, value]
