@@ -45,10 +45,6 @@ def scores_key(dataset: str) -> dg.AssetKey:
     return dg.AssetKey(f"scores_{dataset}")
 
 
-def dataset_of(key: dg.AssetKey) -> str:
-    return key.path[-1].split("_", 1)[1]
-
-
 CHECKS = {
     "scores_in_range": "every metric lies within its declared range",
     "no_empty_completions": "at most half of the generated completions are empty",
