@@ -25,7 +25,7 @@ from llmeval_assets.deploy import DEPLOYMENT_ENV, GPU_TYPE_ENV, K8S_CONFIG_TAG, 
     run_tags
 from llmeval_assets.registry import UnknownNameError, load_registry
 
-from tests.deploy.registry_edits import PROJECT_ROOT
+from tests.registry_edits import PROJECT_ROOT
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"
 CONFIGURABLE_SECTIONS = ("run_storage", "event_log_storage", "schedule_storage", "run_launcher", "run_coordinator",

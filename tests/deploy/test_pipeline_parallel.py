@@ -13,7 +13,7 @@ from llmeval_assets.engine.vllm_engine import vllm_engine_args
 from llmeval_assets.engine.weights import Checkpoint
 from llmeval_assets.registry import load_registry
 
-from tests.deploy.registry_edits import PROJECT_ROOT, edit, problems
+from tests.registry_edits import PROJECT_ROOT, edit, problems
 
 RAY_CLUSTER = PROJECT_ROOT / "deploy" / "ray" / "raycluster.yaml"
 CHECKPOINT = Checkpoint(model_key="llama31_405b", path=Path("/data/huggingface/llama31_405b"), revision="abc",

@@ -6,11 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
-from llmeval_assets.registry import RegistryError, UnknownModelError, load_registry
+from llmeval_assets.registry import UnknownModelError, load_registry
+from tests.registry_edits import SHIPPED, edit, problems
 
-SHIPPED = Path(__file__).resolve().parents[2] / "registry"
 
 
 @pytest.fixture
@@ -18,19 +17,6 @@ def reg_dir(tmp_path: Path) -> Path:
     target = tmp_path / "registry"
     shutil.copytree(SHIPPED, target)
     return target
-
-
-def edit(reg_dir: Path, filename: str, mutate) -> None:
-    path = reg_dir / filename
-    doc = yaml.safe_load(path.read_text())
-    mutate(doc)
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-
-
-def problems(reg_dir: Path) -> list[str]:
-    with pytest.raises(RegistryError) as info:
-        load_registry(reg_dir)
-    return [str(p) for p in info.value.problems]
 
 
 def test_shipped_registry_is_valid_with_only_uncategorized_warnings():
