@@ -14,7 +14,6 @@ import dagster as dg
 from llmeval_assets.defs.automation import EVALUATE_JOB, REPORTS_JOB, SNAPSHOT_JOB, build_automation
 from llmeval_assets.defs.datasets import dataset_asset
 from llmeval_assets.defs.evaluation import build_evaluation_assets, scores_key
-from llmeval_assets.defs.partitions import models_partitions
 from llmeval_assets.defs.report_page import build_html_report_asset
 from llmeval_assets.defs.reports import dbt_reports_assets, dbt_resource
 from llmeval_assets.defs.resources import ResultsStore
@@ -51,7 +50,7 @@ def build_definitions(store: ResultsStore | None = None, engine: EngineResource 
 
     evaluate_model = dg.define_asset_job(
         EVALUATE_JOB, selection=dg.AssetSelection.assets(model_weights, predictions, scores),
-        partitions_def=models_partitions, executor_def=dg.in_process_executor, tags={"gpu": "1"},
+        executor_def=dg.in_process_executor, tags={"gpu": "1"},
         description="Evaluate one model (partition) on its selected datasets with a single engine load")
     snapshot_datasets = dg.define_asset_job(SNAPSHOT_JOB, selection=dg.AssetSelection.groups("datasets"))
     refresh_reports = dg.define_asset_job(
