@@ -9,6 +9,15 @@ import pytest
 from llmeval_assets.engine.tiny_model import save_tiny_llama
 from llmeval_assets.engine.weights import Checkpoint, resolve_checkpoint
 from llmeval_assets.registry import load_registry
+from llmeval_assets.sandbox.isolation import isolation_report
+
+
+def pytest_report_header() -> list[str]:
+    """Which sandbox layers this host gives, at the top of every run's output (a CI log shows why a layer's tests
+    were skipped)."""
+    report = isolation_report()
+    return [f"code sandbox: {report['mode']} mode; network: {report['network']}; "
+            f"missing layers: {'; '.join(report['degraded']) or 'none'}"]
 
 
 @pytest.fixture(scope="session")

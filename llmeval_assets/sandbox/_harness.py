@@ -1,6 +1,7 @@
 """Runs INSIDE the sandbox: sets the limits, drops privileges, then runs the untrusted solution and each test.
 
-Standard library only, and no import of llmeval_assets: under bubblewrap only this file is mounted.
+Standard library only (plus pyseccomp, for the network filter of the degraded mode), and no import of
+llmeval_assets: under bubblewrap only this file is mounted.
 Usage: python -I -u _harness.py RESULTS_FD, with a JSON payload on stdin (see runner._payload).
 
 Results go to RESULTS_FD as lines `NONCE EVENT INDEX STATUS MESSAGE_HEX` carrying a per-run nonce, never to
@@ -33,6 +34,8 @@ def main() -> None:
     _detach_stdin()
     os.set_inheritable(results_fd, False)  # subprocesses started by the solution do not get it
     limits = payload["limits"]
+    if payload["block_network"]:
+        block_network()
     _set_limits(limits, run_uid=payload["drop_to_uid"])
     if payload["drop_to_uid"] is not None:
         if payload["preload_modules"]:
@@ -91,6 +94,21 @@ def _detach_stdin():
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
+
+
+def block_network():
+    """A seccomp filter for this process and all it starts: socket(2) fails (EPERM) for every family but AF_UNIX,
+    and io_uring, which can open sockets without socket(2), is unavailable. The degraded mode's network layer, where
+    no network namespace can be made. Also run by isolation._probe to check the host supports it."""
+    import errno
+    import socket
+
+    import pyseccomp as seccomp
+
+    rules = seccomp.SyscallFilter(seccomp.ALLOW)  # sets no_new_privs, which unprivileged filters require
+    rules.add_rule(seccomp.ERRNO(errno.EPERM), "socket", seccomp.Arg(0, seccomp.NE, socket.AF_UNIX))
+    rules.add_rule(seccomp.ERRNO(errno.EPERM), "io_uring_setup")
+    rules.load()
 
 
 def _set_limits(limits, run_uid):

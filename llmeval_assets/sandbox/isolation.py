@@ -4,7 +4,8 @@ Two launch modes:
 - `bwrap`: bubblewrap puts the harness in fresh mount, pid, network, ipc and uts namespaces, with read-only
   binds of only what Python needs and a private size-capped tmpfs as the one writable place.
 - `degraded` (no usable bwrap, or LLMEVAL_SANDBOX_NO_BWRAP=1): the harness runs directly, in its own session,
-  with a scrubbed environment and a fresh temporary directory as cwd. Said loudly once, and in
+  with a scrubbed environment and a fresh temporary directory as cwd; a seccomp filter (libseccomp through
+  pyseccomp) refuses every socket but AF_UNIX in place of the network namespace. Said loudly once, and in
   `isolation_report()`.
 In both, the harness sets rlimits (CPU, address space, processes, file size, core) and, when we are root, drops
 to a fresh random uid for the run, so the process limit counts only this run and root's powers are gone.
@@ -46,6 +47,7 @@ class HostIsolation:
     bwrap_path: str | None
     is_root: bool
     problems: tuple[str, ...]  # layers missing on this host, in words
+    network_filter: bool = False  # degraded: the harness installs the seccomp filter that refuses IP sockets
     # The harness must import the common modules before dropping root: the interpreter's directory is not
     # reachable by an unprivileged uid and no mount namespace re-exposes it.
     preload_modules: bool = False
@@ -146,9 +148,14 @@ def _probe(disable_value: str) -> HostIsolation:
             problems.append(f"bubblewrap cannot create its namespaces here: {failure}")
             bwrap_path = None
     mode = "bwrap" if bwrap_path else "degraded"
+    network_filter = False
     if mode == "degraded":
+        filter_failure = _network_filter_failure()
+        network_filter = not filter_failure
+        if filter_failure:
+            problems.append(f"no seccomp network filter ({filter_failure}): the program can open network connections")
         problems.append(
-            "no mount/pid/network namespaces: the program sees the host filesystem and the network"
+            "no mount/pid/network namespaces: the program sees the host filesystem"
             + (
                 " (as a fresh unprivileged uid)"
                 if is_root
@@ -164,8 +171,35 @@ def _probe(disable_value: str) -> HostIsolation:
             "a program can import only the modules the harness preloads"
         )
     return HostIsolation(
-        mode=mode, bwrap_path=bwrap_path, is_root=is_root, problems=tuple(problems), preload_modules=preload_modules
+        mode=mode, bwrap_path=bwrap_path, is_root=is_root, problems=tuple(problems), preload_modules=preload_modules,
+        network_filter=network_filter,
     )
+
+
+# Loads the harness's filter in a throwaway interpreter, then checks an IP socket is refused and a Unix one is not.
+_NETWORK_FILTER_CHECK = """
+import runpy, socket, sys
+runpy.run_path(sys.argv[1])["block_network"]()
+try:
+    socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+except PermissionError:
+    socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()
+else:
+    sys.exit("an AF_INET socket was still allowed")
+"""
+
+
+def _network_filter_failure() -> str:
+    """'' when the harness's seccomp network filter works on this host, else why not."""
+    try:
+        completed = subprocess.run([sys.executable, "-I", "-c", _NETWORK_FILTER_CHECK, str(HARNESS_PATH)],
+                                   capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if completed.returncode == 0:
+        return ""
+    lines = completed.stderr.strip().splitlines()
+    return lines[-1] if lines else f"exit code {completed.returncode}"
 
 
 def _reachable_by_anyone(path: str) -> bool:
@@ -214,7 +248,12 @@ def isolation_report() -> dict:
             if bwrap
             else "host filesystem; a fresh temporary directory as cwd"
         ),
-        "network": "none (empty network namespace)" if bwrap else "NOT isolated",
+        "network": (
+            "none (empty network namespace)"
+            if bwrap
+            else "no sockets but AF_UNIX (seccomp filter)" if isolation.network_filter else "NOT isolated"
+        ),
+        "seccomp_network_filter": isolation.network_filter,
         "environment": "cleared; only " + ", ".join(sorted([*_ENV_VARS, "HOME", "TMPDIR"])),
         "kill_at_end": (
             "pid namespace torn down with its init"

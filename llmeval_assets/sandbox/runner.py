@@ -39,7 +39,7 @@ def execute(program: CodeProgram, limits: Limits = Limits()) -> ExecutionResult:
     started = time.monotonic()
     run_uid = secrets.randbelow(UID_RANGE[1] - UID_RANGE[0]) + UID_RANGE[0] if isolation.is_root else None
     nonce = secrets.token_hex(16)
-    payload = _payload(program, limits, nonce, run_uid, isolation.preload_modules)
+    payload = _payload(program, limits, nonce, run_uid, isolation)
     try:
         raw = _run_harness(payload, limits, isolation, run_uid)
     except OSError as exc:
@@ -67,7 +67,7 @@ def execute_many(
     return results  # type: ignore[return-value]  # every slot is filled above
 
 
-def _payload(program: CodeProgram, limits: Limits, nonce: str, run_uid: int | None, preload_modules: bool) -> bytes:
+def _payload(program: CodeProgram, limits: Limits, nonce: str, run_uid: int | None, isolation: HostIsolation) -> bytes:
     return json.dumps(
         {
             "nonce": nonce,
@@ -81,7 +81,8 @@ def _payload(program: CodeProgram, limits: Limits, nonce: str, run_uid: int | No
                 "scratch_mb": limits.scratch_mb,
             },
             "drop_to_uid": run_uid,
-            "preload_modules": preload_modules,
+            "preload_modules": isolation.preload_modules,
+            "block_network": isolation.network_filter,
         }
     ).encode()
 
