@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,27 @@ from llmeval_assets.storage.lake import PartitionState, ResultsLake
 
 SAMPLE_SEED = "llmeval-sample-v1"  # changing it changes which items a sample of N contains
 CHUNK_SIZE = 256  # requests per engine call: large enough to keep vLLM's batch full, small enough to lose little
+JUDGE_MODEL_ENV = "LLMEVAL_JUDGE_MODEL"
+
+
+@dataclass(frozen=True)
+class JudgeChoice:
+    """Who judges a judged benchmark (MT-Bench) and how. Part of what its scores were computed from: another judge
+    makes them stale (the predictions are reused; only the judging runs again)."""
+
+    model: str | None = None  # registry key; None: $LLMEVAL_JUDGE_MODEL, else the evaluated model (a smoke test)
+    max_tokens: int | None = None  # cap on each judgment; None: the benchmark's own (FastChat's 2048)
+    rating_fallback: bool = False  # rate by likelihood when a judgment has no [[N]] (small judges)
+
+    def judge_key(self, registry: Registry, model: str) -> str:
+        return registry.resolve_model(self.model or os.environ.get(JUDGE_MODEL_ENV) or model)
+
+    def describe(self, registry: Registry, model: str) -> str:
+        key = self.judge_key(registry, model)
+        revision = registry.models[key].revision
+        return " ".join([f"{key}@{revision}" if revision else key,
+                         *([f"max_tokens={self.max_tokens}"] if self.max_tokens else []),
+                         *(["rating_fallback=likelihood"] if self.rating_fallback else [])])
 
 
 @dataclass(frozen=True)
@@ -139,8 +161,10 @@ class MissingPredictionsError(RuntimeError):
 
 
 def score_pair(pair: PairSpec, items: Sequence[Item], lake: ResultsLake, *, dataset_version: str,
-               weights_revision: str, run_id: str, ctx: ScoringContext | None = None) -> list[MetricValue]:
-    """Score the stored predictions of exactly these items and record the partition as materialized."""
+               weights_revision: str, run_id: str, ctx: ScoringContext | None = None,
+               judge: str = "") -> list[MetricValue]:
+    """Score the stored predictions of exactly these items and record the partition as materialized (with
+    `judge`, JudgeChoice.describe, for a judged benchmark)."""
     stored = lake.stored_predictions(pair.model, pair.dataset, pair.spec_hash)
     missing = [item.item_id for item in items if item.item_id not in stored]
     if missing:
@@ -152,7 +176,7 @@ def score_pair(pair: PairSpec, items: Sequence[Item], lake: ResultsLake, *, data
     metrics = pair.benchmark.aggregate(scores, pair.spec)
     state = PartitionState(model=pair.model, dataset=pair.dataset, spec_hash=pair.spec_hash,
                            dataset_version=dataset_version, weights_revision=weights_revision, samples=len(items),
-                           run_id=run_id, materialized_at=datetime.now(timezone.utc))
+                           run_id=run_id, materialized_at=datetime.now(timezone.utc), judge=judge)
     lake.write_scores(pair.model, pair.dataset, pair.spec_hash, scores, metrics,
                       primary=pair.spec.metrics[0], state=state)
     return metrics
@@ -172,18 +196,24 @@ class PartitionStatus:
 
 
 def partition_status(registry: Registry, lake: ResultsLake, model: str, dataset: str,
-                     samples: int | None = None) -> PartitionStatus:
+                     samples: int | None = None, judge: JudgeChoice | None = None) -> PartitionStatus:
     """Fresh when the stored result was computed from the current spec, dataset snapshot and model revision with at
-    least the requested number of samples; otherwise stale, with each reason."""
+    least the requested number of samples (and, for a judged benchmark, by `judge`); otherwise stale, with each
+    reason."""
     pair = valid_pair(registry, model, dataset)
     wanted = requested_samples(registry, pair, samples)
     state = lake.partition_state(model, dataset)
     if state is None:
         return PartitionStatus(model, dataset, "missing", ("never evaluated",), wanted)
     reasons = []
-    spec_hash = resolve_pair(registry, model, dataset).spec_hash
-    if state.spec_hash != spec_hash:
-        reasons.append(f"spec changed ({state.spec_hash} -> {spec_hash}): prompt, extraction, metric or settings")
+    resolved = resolve_pair(registry, model, dataset)
+    if state.spec_hash != resolved.spec_hash:
+        reasons.append(f"spec changed ({state.spec_hash} -> {resolved.spec_hash}): prompt, extraction, metric or "
+                       "settings")
+    if resolved.benchmark.judged:
+        wanted_judge = (judge or JudgeChoice()).describe(registry, model)
+        if state.judge != wanted_judge:
+            reasons.append(f"judge changed ({state.judge or 'not recorded'} -> {wanted_judge})")
     snapshot = lake.current_snapshot(dataset)
     if snapshot and snapshot["content_hash"] != state.dataset_version:
         reasons.append(f"dataset snapshot changed ({state.dataset_version[:12]} -> {snapshot['content_hash'][:12]})")
@@ -200,7 +230,7 @@ def partition_status(registry: Registry, lake: ResultsLake, model: str, dataset:
 
 def stale_work(registry: Registry, lake: ResultsLake, samples: int | None = None,
                models: Sequence[str] | None = None, datasets: Sequence[str] | None = None,
-               include_optional: bool = True) -> dict[str, list[PartitionStatus]]:
+               include_optional: bool = True, judge: JudgeChoice | None = None) -> dict[str, list[PartitionStatus]]:
     """Per model, the partitions of supported datasets that are stale or missing (what a run must materialize)."""
     work: dict[str, list[PartitionStatus]] = {}
     for pair in registry.pairs(include_optional=include_optional):
@@ -208,7 +238,7 @@ def stale_work(registry: Registry, lake: ResultsLake, samples: int | None = None
             continue
         if (models is not None and pair.model not in models) or (datasets is not None and pair.dataset not in datasets):
             continue
-        status = partition_status(registry, lake, pair.model, pair.dataset, samples)
+        status = partition_status(registry, lake, pair.model, pair.dataset, samples, judge)
         if status.status != "fresh":
             work.setdefault(pair.model, []).append(status)
     return work

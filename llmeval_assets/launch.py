@@ -22,7 +22,7 @@ from llmeval_assets.defs.partitions import models_partitions
 from llmeval_assets.defs.resources import ResultsStore
 from llmeval_assets.defs.build import build_definitions, default_engine
 from llmeval_assets.engine.resource import EngineResource
-from llmeval_assets.evaluation import PartitionStatus, partition_status
+from llmeval_assets.evaluation import JudgeChoice, PartitionStatus, partition_status
 from llmeval_assets.instance import get_instance
 from llmeval_assets.planning import build_plan
 from llmeval_assets.registry import Registry
@@ -36,14 +36,14 @@ class EvaluationFailed(RuntimeError):
     pass
 
 
-def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, judge: str | None = None,
-                      judge_max_tokens: int | None = None, chunk_size: int | None = None, log: Callable[[str], Any] = print, log_level: str = "INFO",
+def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, judge: JudgeChoice = JudgeChoice(),
+                      chunk_size: int | None = None, log: Callable[[str], Any] = print, log_level: str = "INFO",
                       engine: EngineResource | None = None, **selection: Any) -> dict[str, Any]:
     plan = build_plan(registry, **selection)
     samples = selection.get("samples")
     store = ResultsStore(registry_dir=str(registry_dir) if registry_dir else None)
     lake = store.lake
-    statuses = [partition_status(registry, lake, p.model, p.dataset, samples) for p in plan.partitions]
+    statuses = [partition_status(registry, lake, p.model, p.dataset, samples, judge) for p in plan.partitions]
     work: dict[str, list[PartitionStatus]] = {}
     for status in statuses:
         if status.status != "fresh":
@@ -70,7 +70,8 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
         _execute(defs, SNAPSHOT_JOB, instance, summary, run_config=quiet,
                  asset_selection=[dg.AssetKey(f"dataset_{d}") for d in snapshots])
 
-    config = {"samples": samples, "judge_model": judge, "judge_max_tokens": judge_max_tokens,
+    config = {"samples": samples, "judge_model": judge.model, "judge_max_tokens": judge.max_tokens,
+              "judge_rating_fallback": judge.rating_fallback,
               **({"chunk_size": chunk_size} if chunk_size else {})}
     run_config = {"ops": {op: {"config": config} for op in ("predictions", "scores")}}
     for model, model_work in sorted(work.items()):

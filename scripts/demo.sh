@@ -10,10 +10,12 @@ started=$(date +%s)
 
 echo "== llmeval demo: smollm2_135m on every supported benchmark, ${SAMPLES} samples each (offline, CPU)"
 echo "   MT-Bench is judged by smollm2_135m itself: that exercises the judging pipeline, it is NOT a meaningful"
-echo "   score (use --judge with a strong model, or an OpenAI-compatible judge, for real MT-Bench numbers)."
+echo "   score (use --judge with a strong model, or an OpenAI-compatible judge, for real MT-Bench numbers). A 135M"
+echo "   judge rarely writes FastChat's [[rating]]; --judge-rating-fallback then takes the 1-10 it finds most likely."
 $BIN/llmeval validate
 LLMEVAL_JUDGE_MODEL=${LLMEVAL_JUDGE_MODEL:-smollm2_135m} \
-  $BIN/llmeval evaluate --model smollm2_135m --include-optional --samples "$SAMPLES" --judge-max-tokens 96
+  $BIN/llmeval evaluate --model smollm2_135m --include-optional --samples "$SAMPLES" \
+  --judge-max-tokens 96 --judge-rating-fallback
 $BIN/llmeval report
 $BIN/llmeval report --html
 echo "== demo finished in $(( $(date +%s) - started ))s (a second run reuses every result: nothing is stale)"

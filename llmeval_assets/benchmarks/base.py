@@ -131,6 +131,7 @@ class ScoringContext:
     reasoning_model: bool = False  # the model thinks in <think>...</think> first (registry `reasoning: true`)
     progress: Callable[[int, int], None] | None = None
     judge_max_tokens: int | None = None  # cap the judge's reply (None: the benchmark's own, FastChat's 2048)
+    judge_rating_fallback: bool = False  # rate by likelihood when a judgment has no rating (small judges)
 
 
 class Benchmark(ABC):
@@ -139,6 +140,7 @@ class Benchmark(ABC):
     default_variant: str  # harness-comparable variant (Open LLM Leaderboard / lm-eval settings)
     chat_variant: str | None = None  # variant for instruct models (Llama 3.1 model-card settings), if any
     has_gold: bool = True  # False when the dataset has no reference answers to verify against (MT-Bench)
+    judged: bool = False  # True when scoring needs a judge model (ScoringContext.judge)
 
     @abstractmethod
     def variants(self) -> tuple[str, ...]: ...

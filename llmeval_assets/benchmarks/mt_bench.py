@@ -14,6 +14,10 @@ Variant "single_grading" (default; FastChat llm_judge `gen_model_answer` + `gen_
   registry model on vLLM or an OpenAI-compatible endpoint) answers greedily, max 2048 tokens, the judge prompt's
   system message then its user message. Rating: the first "[[N]]", else "[N]" (FastChat's patterns); a judgment
   without one is invalid and left out of the means (FastChat drops its -1 ratings), counted in `judge_failures`.
+- Likelihood rating fallback (off by default; ScoringContext.judge_rating_fallback): for a judgment without a
+  rating, the judge's conversation continues with its own judgment and "Rating: [[", and the rating is the N in
+  1-10 the judge finds most likely to come next. Not FastChat's method: it lets a small smoke-test judge (the demo's
+  135M model) produce a number at all. Such ratings are counted per question in `likelihood_ratings`.
 - Cache: judgments are stored in ScoringContext.judgment_cache under (judge model key, judge prompt version,
   hash of the judge input, which holds the question, the answers and the reference); re-scoring the same answers
   with the same judge makes no judge call.
@@ -55,7 +59,14 @@ from llmeval_assets.benchmarks.sources import (
     unknown_source_error,
 )
 from llmeval_assets.engine.base import InferenceEngine
-from llmeval_assets.engine.requests import GenerateRequest, GenerateResult, Message, Sampling, stable_hash
+from llmeval_assets.engine.requests import (
+    ChoiceRequest,
+    GenerateRequest,
+    GenerateResult,
+    Message,
+    Sampling,
+    stable_hash,
+)
 from llmeval_assets.registry.schema import OfflineSource
 from llmeval_assets.scoring import split_reasoning
 
@@ -78,6 +89,8 @@ JUDGE_SAMPLING = Sampling(max_tokens=2048, temperature=0.0)
 RATING_PATTERNS = (re.compile(r"\[\[(\d+\.?\d*)\]\]"), re.compile(r"\[(\d+\.?\d*)\]"))
 METRICS = ("score", "score_turn1", "score_turn2")
 TURNS = (1, 2)
+RATING_SCALE = tuple(range(1, 11))
+LIKELIHOOD_RATING_CUE = "\n\nRating: [["  # FastChat's own example format, "Rating: [[5]]"
 
 
 class NoGoldAnswers(NotImplementedError):
@@ -115,6 +128,7 @@ class MTBench(Benchmark):
     default_variant = "single_grading"
     chat_variant = "single_grading"
     has_gold = False
+    judged = True
 
     def __init__(self) -> None:
         self._judge_prompts: dict[str, dict[str, str]] | None = None
@@ -220,8 +234,9 @@ class MTBench(Benchmark):
 
     def metric_info(self) -> dict[str, dict[str, Any]]:
         rating = {"higher_is_better": True, "value_min": 1.0, "value_max": 10.0}  # the judge's 1-10 scale
+        per_turn = {"higher_is_better": False, "value_min": 0.0, "value_max": float(len(TURNS))}
         return {**super().metric_info(), "score": rating, **{f"score_turn{turn}": rating for turn in TURNS},
-                "judge_failures": {"higher_is_better": False, "value_min": 0.0, "value_max": float(len(TURNS))}}
+                "judge_failures": per_turn, "likelihood_ratings": per_turn}
 
     def score(self, items: Sequence[Item], predictions: Sequence[Prediction], spec: TaskSpec,
               ctx: ScoringContext | None = None) -> list[SampleScore]:
@@ -239,28 +254,32 @@ class MTBench(Benchmark):
             answers[item.item_id] = [split.answer_text for split in splits] if complete else None
 
         judgments: dict[tuple[str, int], dict[str, Any]] = {}
-        pending: list[tuple[tuple[str, int], str, GenerateRequest]] = []
+        inputs: dict[tuple[str, int], tuple[str, tuple[Message, ...]]] = {}  # slot -> (cache key, judge messages)
+        pending: list[tuple[tuple[str, int], GenerateRequest]] = []
         for item in items:
             if answers[item.item_id] is None:
                 continue
             for turn in TURNS:
+                slot = (item.item_id, turn)
                 messages = self.judge_messages(item, answers[item.item_id], turn)
                 key = stable_hash({"judge": judge_key, "prompt_version": JUDGE_PROMPT_VERSION,
                                    "judge_sampling": judge_sampling.as_dict(), "input": messages})
+                inputs[slot] = (key, messages)
                 cached = cache.get(key) if cache is not None else None
                 if cached is not None:
-                    judgments[(item.item_id, turn)] = cached
+                    judgments[slot] = cached
                 else:
-                    pending.append(((item.item_id, turn), key, GenerateRequest(
-                        request_id=f"{item.item_id}#turn{turn}", sampling=judge_sampling, messages=messages)))
+                    pending.append((slot, GenerateRequest(request_id=f"{item.item_id}#turn{turn}",
+                                                          sampling=judge_sampling, messages=messages)))
         if pending:
-            results = ctx.judge.generate([request for _, _, request in pending])
-            for (slot, key, _), result in zip(pending, results):
+            results = ctx.judge.generate([request for _, request in pending])
+            for (slot, _), result in zip(pending, results):
                 text = result.completions[0].text if result.completions and not result.error else ""
-                judgment = {"judgment": text, "rating": parse_rating(text), "error": result.error}
-                judgments[slot] = judgment
+                judgments[slot] = {"judgment": text, "rating": parse_rating(text), "error": result.error}
                 if cache is not None and result.error is None:  # a failed call is retried next time
-                    cache.put(key, judgment)
+                    cache.put(inputs[slot][0], judgments[slot])
+        if ctx.judge_rating_fallback:
+            self._rate_by_likelihood(ctx.judge, judgments, inputs, cache)
 
         scores = []
         for item in items:
@@ -268,20 +287,60 @@ class MTBench(Benchmark):
                 scores.append(SampleScore(item_id=item.item_id, values={}, group=item.group, unanswered=True,
                                           explanation=by_id[item.item_id].error or "no answer to judge"))
                 continue
-            ratings = {turn: judgments[(item.item_id, turn)]["rating"] for turn in TURNS}
+            turn_judgments = {turn: judgments[(item.item_id, turn)] for turn in TURNS}
+            generated = {turn: j["rating"] for turn, j in turn_judgments.items()}
+            ratings = {turn: rating if rating is not None or not ctx.judge_rating_fallback
+                       else turn_judgments[turn].get("likelihood_rating") for turn, rating in generated.items()}
             values = {f"score_turn{turn}": rating for turn, rating in ratings.items() if rating is not None}
             valid = [rating for rating in ratings.values() if rating is not None]
             if valid:
                 values["score"] = sum(valid) / len(valid)
             values["judge_failures"] = float(len(TURNS) - len(valid))
+            if ctx.judge_rating_fallback:
+                values["likelihood_ratings"] = float(sum(generated[turn] is None and ratings[turn] is not None
+                                                         for turn in TURNS))
             scores.append(SampleScore(
                 item_id=item.item_id, values=values, answer=str(ratings), group=item.group,
-                explanation=" | ".join(f"turn {turn}: {judgments[(item.item_id, turn)]['judgment'][-300:]}"
-                                       for turn in TURNS)))
+                explanation=" | ".join(
+                    f"turn {turn}: {j['judgment'][-300:]}"
+                    + (f" [rated {ratings[turn]:g} by likelihood]" if generated[turn] is None and ratings[turn] else "")
+                    for turn, j in turn_judgments.items())))
         return scores
 
+    @staticmethod
+    def _rate_by_likelihood(judge: InferenceEngine, judgments: dict[tuple[str, int], dict[str, Any]],
+                            inputs: dict[tuple[str, int], tuple[str, tuple[Message, ...]]], cache: Any) -> None:
+        """Give each successful judgment without a [[N]] a `likelihood_rating` (cached with the judgment): the N in
+        1-10 the judge finds likeliest after its own judgment and the cue. Single-token choice scoring (one forward
+        pass, prefix-cached), not log-likelihoods of the whole prompt (measured: 0.3 s against 28 s per judgment
+        for SmolLM2 on 2 CPU cores). Where "10" is two tokens, the first digit is chosen, then "1" or "10"."""
+        unrated = [slot for slot, j in judgments.items()
+                   if j["rating"] is None and j["error"] is None and "likelihood_rating" not in j]
+        contexts = {slot: judge.apply_chat_template(inputs[slot][1]) + judgments[slot]["judgment"]
+                    + LIKELIHOOD_RATING_CUE for slot in unrated}
+
+        def likeliest(slots: list[tuple[str, int]], suffix: str,
+                      choices: tuple[str, ...]) -> dict[tuple[str, int], str]:
+            results = judge.choice_logprobs([ChoiceRequest(request_id=f"{slot[0]}#turn{slot[1]}",
+                                                           context=contexts[slot] + suffix, choices=choices)
+                                             for slot in slots]) if slots else []
+            return {slot: max(zip(result.logprobs, choices))[1]
+                    for slot, result in zip(slots, results) if result.error is None}
+
+        ratings = likeliest(unrated, "", tuple(map(str, RATING_SCALE)))
+        # the rest: a tokenizer that splits "10" into digits (else: the judgment no longer fits the context, and
+        # the digit requests fail too, leaving a judge failure)
+        first_digits = likeliest([slot for slot in unrated if slot not in ratings], "", tuple("123456789"))
+        ones = likeliest([slot for slot, digit in first_digits.items() if digit == "1"], "1", ("0", "]]"))
+        ratings |= {slot: digit for slot, digit in first_digits.items() if digit != "1"}
+        ratings |= {slot: "10" if second == "0" else "1" for slot, second in ones.items()}
+        for slot, rating in ratings.items():
+            judgments[slot] = {**judgments[slot], "likelihood_rating": float(rating)}
+            if cache is not None:
+                cache.put(inputs[slot][0], judgments[slot])
+
     def aggregate(self, scores: Sequence[SampleScore], spec: TaskSpec) -> list[MetricValue]:
-        return aggregate_scores(scores, (*spec.metrics, "judge_failures"))
+        return aggregate_scores(scores, (*spec.metrics, "judge_failures", "likelihood_ratings"))
 
     def gold_predictions(self, items: Sequence[Item], spec: TaskSpec) -> list[Prediction]:
         raise NoGoldAnswers("mt_bench has no gold answers (a judge grades every answer); verify-scorers skips it")

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -19,6 +18,9 @@ from llmeval_assets.cli.registry import (
     DatasetOption,
     EverythingOption,
     IncludeOptionalOption,
+    JudgeMaxTokensOption,
+    JudgeOption,
+    JudgeRatingFallbackOption,
     ModelOption,
     PresetOption,
     SamplesOption,
@@ -28,10 +30,9 @@ from llmeval_assets.cli.registry import (
     partition_statuses,
     plan_or_exit,
     show_plan,
+    console,
+    err_console,
 )
-
-console = Console()
-err_console = Console(stderr=True)
 
 
 @contextmanager
@@ -62,9 +63,8 @@ def register(app: typer.Typer) -> None:
                  dataset: Optional[str] = DatasetOption, samples: Optional[int] = SamplesOption,
                  preset: Optional[str] = PresetOption, include_optional: bool = IncludeOptionalOption,
                  everything: bool = EverythingOption,
-                 judge: Optional[str] = typer.Option(None, "--judge", help="Registry model judging MT-Bench"),
-                 judge_max_tokens: Optional[int] = typer.Option(None, "--judge-max-tokens", min=1,
-                                                                help="Cap each judgment (default FastChat's 2048)"),
+                 judge: Optional[str] = JudgeOption, judge_max_tokens: Optional[int] = JudgeMaxTokensOption,
+                 judge_rating_fallback: bool = JudgeRatingFallbackOption,
                  chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1,
                                                           help="Requests per engine call; each finished chunk is "
                                                                "stored, so a crash loses at most one"),
@@ -76,25 +76,27 @@ def register(app: typer.Typer) -> None:
         reg = load_or_exit(registry)
         selection = dict(category=category, model=model, dataset=dataset, samples=samples, preset=preset,
                          include_optional=include_optional, everything=everything)
+        judging = dict(model=judge, max_tokens=judge_max_tokens, rating_fallback=judge_rating_fallback)
         if dry_run:  # the seed's flag: print the plan and stop
-            return show_plan(reg, as_json=as_json, status=True, **selection)
+            return show_plan(reg, as_json=as_json, status=True, judge=judging, **selection)
         from llmeval_assets.paths import lake_dir
         from llmeval_assets.reporting import reports_out_of_date
         from llmeval_assets.storage.lake import ResultsLake
 
         plan = plan_or_exit(reg, **selection)
-        statuses = partition_statuses(reg, plan.as_dict()["partitions"], samples)
+        statuses = partition_statuses(reg, plan.as_dict()["partitions"], samples, judging)
         if all(s["status"] == "fresh" for s in statuses) and not reports_out_of_date(ResultsLake(lake_dir())):
             # answered without starting Dagster or an engine
             console.print(f"all {len(statuses)} partitions are fresh: nothing to run", highlight=False)
             return emit_json({"partitions": len(statuses), "fresh": len(statuses), "runs": []}) if as_json else None
+        from llmeval_assets.evaluation import JudgeChoice
         from llmeval_assets.launch import EvaluationFailed, launch_evaluation
 
         if not verbose:  # vLLM reads its log level at import; Dagster's is set per run
             os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
         try:
             with progress_bars():
-                summary = launch_evaluation(reg, registry_dir=registry, judge=judge, judge_max_tokens=judge_max_tokens,
+                summary = launch_evaluation(reg, registry_dir=registry, judge=JudgeChoice(**judging),
                                             chunk_size=chunk_size,
                                             log=console.print, log_level="DEBUG" if verbose else "WARNING",
                                             **selection)

@@ -15,8 +15,9 @@ from llmeval_assets.paths import datasets_cache_dir, installed_data_path
 from llmeval_assets.registry import Registry, RegistryError, UnknownNameError, load_registry
 from llmeval_assets.registry.hardware import check_fit
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: a message stays one line when piped or captured, so it can be grepped whatever the path lengths
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 RegistryOption = typer.Option(None, "--registry", help="Registry directory (default: ./registry or $LLMEVAL_REGISTRY)")
 JsonOption = typer.Option(False, "--json", help="Machine-readable output")
@@ -28,6 +29,14 @@ SamplesOption = typer.Option(None, "--samples", "-n", help="Samples per dataset"
 PresetOption = typer.Option(None, "--preset", "-p")
 IncludeOptionalOption = typer.Option(False, "--include-optional")
 EverythingOption = typer.Option(False, "--all", help="Every category and model")
+# How MT-Bench is judged (evaluation.JudgeChoice): part of its results' freshness, so `plan` takes them too
+JudgeOption = typer.Option(None, "--judge", help="Registry model judging MT-Bench (default: $LLMEVAL_JUDGE_MODEL, "
+                                                 "else the model itself, a smoke test)")
+JudgeMaxTokensOption = typer.Option(None, "--judge-max-tokens", min=1,
+                                    help="Cap each judgment (default FastChat's 2048)")
+JudgeRatingFallbackOption = typer.Option(
+    False, "--judge-rating-fallback",
+    help="When a judgment has no [[rating]], rate by the judge's likelihood of each 1-10 (for small judges)")
 
 
 def load_or_exit(registry_dir: Path | None) -> Registry:
@@ -167,18 +176,21 @@ def register(app: typer.Typer) -> None:
              everything: bool = EverythingOption,
              gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU type for the memory check"),
              status: bool = typer.Option(True, "--status/--no-status", help="Show fresh / stale / missing"),
+             judge: Optional[str] = JudgeOption, judge_max_tokens: Optional[int] = JudgeMaxTokensOption,
+             judge_rating_fallback: bool = JudgeRatingFallbackOption,
              registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
         """The (model, dataset) partitions a selection would run, with samples, GPUs, a time estimate and whether
         each is fresh, stale (and why) or missing."""
-        show_plan(load_or_exit(registry), as_json=as_json, status=status, category=category, model=model,
-                  dataset=dataset, samples=samples, preset=preset, include_optional=include_optional, gpu=gpu,
-                  everything=everything)
+        show_plan(load_or_exit(registry), as_json=as_json, status=status,
+                  judge=dict(model=judge, max_tokens=judge_max_tokens, rating_fallback=judge_rating_fallback),
+                  category=category, model=model, dataset=dataset, samples=samples, preset=preset,
+                  include_optional=include_optional, gpu=gpu, everything=everything)
 
 
-def show_plan(reg: Registry, *, as_json: bool, status: bool, **selection: Any) -> None:
+def show_plan(reg: Registry, *, as_json: bool, status: bool, judge: dict[str, Any], **selection: Any) -> None:
     plan = plan_or_exit(reg, **selection)
     payload = plan.as_dict()
-    statuses = partition_statuses(reg, payload["partitions"], selection.get("samples")) if status else None
+    statuses = partition_statuses(reg, payload["partitions"], selection.get("samples"), judge) if status else None
     for partition, state in zip(payload["partitions"], statuses or []):
         partition.update(status=state["status"], reasons=state["reasons"])
     if as_json:
@@ -189,14 +201,16 @@ def show_plan(reg: Registry, *, as_json: bool, status: bool, **selection: Any) -
         console.print(f"{todo} of {len(statuses)} partitions are stale or missing", highlight=False)
 
 
-def partition_statuses(reg: Registry, partitions: list[dict[str, Any]], samples: int | None) -> list[dict[str, Any]]:
-    """Freshness of each planned partition against the results stored under .llmeval/lake."""
-    from llmeval_assets.evaluation import partition_status
+def partition_statuses(reg: Registry, partitions: list[dict[str, Any]], samples: int | None,
+                       judge: dict[str, Any]) -> list[dict[str, Any]]:
+    """Freshness of each planned partition against the results stored under .llmeval/lake; `judge` holds the
+    fields of evaluation.JudgeChoice."""
+    from llmeval_assets.evaluation import JudgeChoice, partition_status
     from llmeval_assets.paths import lake_dir
     from llmeval_assets.storage.lake import ResultsLake
 
-    lake = ResultsLake(lake_dir())
-    return [partition_status(reg, lake, p["model"], p["dataset"], samples).as_dict() for p in partitions]
+    lake, choice = ResultsLake(lake_dir()), JudgeChoice(**judge)
+    return [partition_status(reg, lake, p["model"], p["dataset"], samples, choice).as_dict() for p in partitions]
 
 
 def plan_or_exit(reg: Registry, **selection: Any):

@@ -6,7 +6,6 @@ missing, and the engine loads once for all of them (dagster_findings.md §1.4). 
 
 
 import json
-import os
 import time
 from functools import partial
 from datetime import datetime, timezone
@@ -19,7 +18,17 @@ from llmeval_assets.defs.partitions import models_partitions
 from llmeval_assets.defs.resources import ResultsStore
 from llmeval_assets.defs.weights import model_weights
 from llmeval_assets.engine.resource import EngineResource
-from llmeval_assets.evaluation import CHUNK_SIZE, PairSpec, predict_pair, resolve_pair, score_pair, select_items, valid_pair
+from llmeval_assets.evaluation import (
+    CHUNK_SIZE,
+    JUDGE_MODEL_ENV,
+    JudgeChoice,
+    PairSpec,
+    predict_pair,
+    resolve_pair,
+    score_pair,
+    select_items,
+    valid_pair,
+)
 from llmeval_assets.planning import requested_samples
 from llmeval_assets.progress import report as report_progress
 from llmeval_assets.registry import Registry
@@ -27,13 +36,12 @@ from llmeval_assets.snapshots import current_items
 from llmeval_assets.storage.judgments import JudgmentCache
 from llmeval_assets.storage.lake import ResultsLake
 
-JUDGED = {"mt_bench"}  # datasets whose scores need a judge model
-
-
 class EvaluationConfig(dg.Config):
     samples: Optional[int] = None  # per dataset; None = the owning category's sample_limit
+    # How judged benchmarks (MT-Bench) are judged: see evaluation.JudgeChoice
     judge_model: Optional[str] = None  # registry key of the judge; None = $LLMEVAL_JUDGE_MODEL or the model itself
     judge_max_tokens: Optional[int] = None  # cap the judge's reply; None: FastChat's 2048
+    judge_rating_fallback: bool = False  # rate by likelihood when a judgment has no [[N]] (small judges)
     chunk_size: int = CHUNK_SIZE  # requests per engine call; each finished chunk is stored (what a crash can lose)
 
 
@@ -111,10 +119,11 @@ def build_evaluation_assets(registry: Registry) -> list[dg.AssetsDefinition]:
         lake.write_run({
             "run_id": context.run.run_id, "model": model, "datasets": selected, "started_at": started,
             "finished_at": datetime.now(timezone.utc), "wall_s": wall, "engine_load_s": load_s,
-            "inference_s": totals["inference_s"], "gpu_seconds": wall * entry.gpus, "tensor_parallel_size": entry.tensor_parallel_size,
-            "backend": provenance.backend, "backend_version": provenance.backend_version,
-            "engine_args": json.dumps(provenance.engine_args, sort_keys=True, default=str), "tokens_in": totals["tokens_in"],
-            "tokens_out": totals["tokens_out"], "samples": totals["samples"], "device": engine.device})
+            "inference_s": totals["inference_s"], "gpu_seconds": wall * entry.gpus,
+            "tensor_parallel_size": entry.tensor_parallel_size, "backend": provenance.backend,
+            "backend_version": provenance.backend_version,
+            "engine_args": json.dumps(provenance.engine_args, sort_keys=True, default=str),
+            "tokens_in": totals["tokens_in"], "tokens_out": totals["tokens_out"], "samples": totals["samples"], "device": engine.device})
 
     @dg.multi_asset(
         name="scores",
@@ -130,27 +139,30 @@ def build_evaluation_assets(registry: Registry) -> list[dg.AssetsDefinition]:
         reg, lake = store.registry(), store.lake
         model = reg.resolve_model(context.partition_key)
         cache = JudgmentCache(lake.root / "judgments")
+        judge = JudgeChoice(config.judge_model, config.judge_max_tokens, config.judge_rating_fallback)
         for dataset in _selected_datasets(context, datasets, scores_key):
             pair = resolve_pair(reg, model, dataset)
             items, dataset_version = current_items(lake, dataset)
             chosen, _ = select_items(items, _samples(reg, model, dataset, config.samples))
             ctx = ScoringContext(judgment_cache=cache, reasoning_model=reg.models[model].reasoning,
-                                 judge_max_tokens=config.judge_max_tokens,
+                                 judge_max_tokens=judge.max_tokens, judge_rating_fallback=judge.rating_fallback,
                                  progress=partial(report_progress, f"{model} / {dataset}: scoring"))
-            if dataset in JUDGED:
-                judge_key = reg.resolve_model(config.judge_model or os.environ.get("LLMEVAL_JUDGE_MODEL") or model)
+            if pair.benchmark.judged:
+                judge_key = judge.judge_key(reg, model)
                 if judge_key == model:
                     context.log.warning(f"{dataset}: {model} judges its own answers: a smoke test only, not a "
-                                        f"meaningful score; set judge_model / LLMEVAL_JUDGE_MODEL to a strong judge")
+                                        f"meaningful score; set judge_model / {JUDGE_MODEL_ENV} to a strong judge")
                 ctx.judge, ctx.judge_key = engine.get_engine(judge_key), judge_key
-            metrics = score_pair(pair, chosen, lake, dataset_version=dataset_version, ctx=ctx, run_id=context.run.run_id,
-                                 weights_revision=(lake.weights(model) or {}).get("revision", "unknown"))
+            metrics = score_pair(pair, chosen, lake, dataset_version=dataset_version, ctx=ctx,
+                                 run_id=context.run.run_id,
+                                 weights_revision=(lake.weights(model) or {}).get("revision", "unknown"),
+                                 judge=judge.describe(reg, model) if pair.benchmark.judged else "")
             yield dg.MaterializeResult(
                 asset_key=scores_key(dataset),
                 metadata={"spec_hash": pair.spec_hash, "samples": len(chosen),
                           **{m.name: dg.MetadataValue.float(float(m.value)) for m in metrics},
                           **{f"{m.name}_stderr": dg.MetadataValue.float(float(m.stderr or 0.0)) for m in metrics},
-                          **({"judge": ctx.judge_key} if ctx.judge_key else {})})
+                          **({"judge": judge.describe(reg, model)} if pair.benchmark.judged else {})})
             yield from plausibility_checks(context, lake, pair, metrics, len(chosen))
 
     return [predictions, scores]

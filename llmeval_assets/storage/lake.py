@@ -49,7 +49,7 @@ METRIC_SCHEMA = pa.schema([
 PARTITION_SCHEMA = pa.schema([
     ("model", pa.string()), ("dataset", pa.string()), ("spec_hash", pa.string()), ("dataset_version", pa.string()),
     ("weights_revision", pa.string()), ("samples", pa.int64()), ("run_id", pa.string()),
-    ("materialized_at", pa.timestamp("us", tz="UTC")),
+    ("materialized_at", pa.timestamp("us", tz="UTC")), ("judge", pa.string()),
 ])
 RUN_SCHEMA = pa.schema([
     ("run_id", pa.string()), ("model", pa.string()), ("datasets", pa.list_(pa.string())),
@@ -75,6 +75,7 @@ class PartitionState:
     samples: int
     run_id: str
     materialized_at: Any  # datetime
+    judge: str = ""  # who judged and how (JudgeChoice.describe), for judged benchmarks; "" otherwise
 
 
 def _write_atomic(table: pa.Table, path: Path) -> None:

@@ -150,6 +150,67 @@ def test_unparseable_judgment_is_a_judge_failure_not_a_score(mt_bench, items):
     assert score.values == {"score_turn1": 8.0, "score": 8.0, "judge_failures": 1.0}
 
 
+class SplitDigitsJudge(FakeEngine):
+    """A judge whose tokenizer splits "10" into two digits, as SmolLM2's does: a choice of "10" is refused, as the
+    real engine refuses any multi-token choice."""
+
+    def choice_logprobs(self, requests):
+        results = super().choice_logprobs(requests)
+        return [replace(result, logprobs=(), error="choice '10' is 2 tokens") if "10" in request.choices else result
+                for request, result in zip(requests, results)]
+
+
+def weak_second_turn_judge(judge_class=FakeEngine, choice=None):
+    """Rates turn 1 "[[8]]" and writes no rating for turn 2."""
+    return judge_class(
+        generate=lambda r: "Helpful. [[8]]" if "### User:" not in r.messages[1]["content"] else "Rather weak.",
+        choice=choice)
+
+
+def test_rating_fallback_takes_the_likeliest_rating_only_for_unrated_judgments(mt_bench, items):
+    spec, cache = mt_bench.task_spec(), DictCache()
+    judge = weak_second_turn_judge(choice=lambda r: [-abs(int(choice) - 3) for choice in r.choices])  # 3 likeliest
+    prediction = Prediction(item_id=items[0].item_id, outputs=("a", "b"))
+    ctx = ScoringContext(judge=judge, judge_key="j", judgment_cache=cache, judge_rating_fallback=True)
+
+    (score,) = mt_bench.score(items[:1], [prediction], spec, ctx)
+
+    assert score.values == {"score_turn1": 8.0, "score_turn2": 3.0, "score": 5.5, "judge_failures": 0.0,
+                            "likelihood_ratings": 1.0}
+    (choice_request,) = [r for r in judge.requests if hasattr(r, "choices")]  # only the unrated turn
+    assert choice_request.choices == tuple(str(n) for n in range(1, 11))
+    # the judge's own conversation, its judgment, then the cue, in the judge's chat format
+    assert choice_request.context.startswith("<|system|>\n")
+    assert choice_request.context.endswith("<|assistant|>\nRather weak.\n\nRating: [[")
+    assert "rated 3 by likelihood" in score.explanation
+    metrics = {m.name: m.value for m in mt_bench.aggregate([score], spec)}
+    assert metrics["likelihood_ratings"] == 1.0
+
+    calls = len(judge.requests)
+    (again,) = mt_bench.score(items[:1], [prediction], spec, ctx)
+    assert (again.values, len(judge.requests)) == (score.values, calls)  # judgment and its rating both cached
+
+    # without the fallback, the same cached judgment is FastChat's judge failure again
+    (strict,) = mt_bench.score(items[:1], [prediction], spec, replace(ctx, judge_rating_fallback=False))
+    assert strict.values == {"score_turn1": 8.0, "score": 8.0, "judge_failures": 1.0}
+
+
+@pytest.mark.parametrize(("second_token", "rating"), [("0", 10.0), ("]]", 1.0)])
+def test_rating_fallback_with_a_tokenizer_that_splits_10_into_digits(mt_bench, items, second_token, rating):
+    likeliest = {"1", second_token}  # "1" among the first digits, then `second_token`
+    judge = weak_second_turn_judge(SplitDigitsJudge, choice=lambda r: [0.0 if c in likeliest else -5.0
+                                                                       for c in r.choices])
+    prediction = Prediction(item_id=items[0].item_id, outputs=("a", "b"))
+    ctx = ScoringContext(judge=judge, judge_key="j", judge_rating_fallback=True)
+
+    (score,) = mt_bench.score(items[:1], [prediction], mt_bench.task_spec(), ctx)
+
+    assert score.values["score_turn2"] == rating
+    choice_requests = [r for r in judge.requests if hasattr(r, "choices")]
+    assert [r.choices for r in choice_requests] == [tuple(map(str, range(1, 11))), tuple("123456789"), ("0", "]]")]
+    assert choice_requests[2].context == choice_requests[1].context + "1"
+
+
 def test_missing_answer_is_unanswered_and_not_judged(mt_bench, items):
     judge = judge_rating_turns()
     (score,) = mt_bench.score(items[:1], [Prediction(item_id=items[0].item_id, error="prompt too long")],
@@ -186,11 +247,17 @@ def test_end_to_end_on_the_real_engine_judging_itself(mt_bench, items):
         predictions = mt_bench.predict(engine, sample, spec)
         assert all(p.error is None and len(p.outputs) == 2 for p in predictions)
         cache = DictCache()
-        ctx = ScoringContext(judge=engine, judge_key="smollm2_135m", judgment_cache=cache)
+        ctx = ScoringContext(judge=engine, judge_key="smollm2_135m", judgment_cache=cache, judge_max_tokens=96)
         scores = mt_bench.score(sample, predictions, spec, ctx)
         assert len(cache.store) == 2
         for score in scores:
             rated = [score.values[f"score_turn{t}"] for t in (1, 2) if f"score_turn{t}" in score.values]
             assert len(rated) + score.values["judge_failures"] == 2
+
+        # the demo's setting: every judgment gets a 1-10 rating, from its text or from the judge's likelihoods
+        (fallback,) = mt_bench.score(sample, predictions, spec, replace(ctx, judge_rating_fallback=True))
+        assert fallback.values["judge_failures"] == 0.0
+        assert all(1.0 <= fallback.values[f"score_turn{t}"] <= 10.0 for t in (1, 2))
+        assert fallback.values["likelihood_ratings"] == scores[0].values["judge_failures"]
     finally:
         engine.close()
