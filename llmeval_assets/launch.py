@@ -3,9 +3,12 @@ materializations appear in the UI. Only stale or missing partitions run, one run
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import socket
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +85,25 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
         _execute(defs, EVALUATE_JOB, instance, summary, partition_key=model, run_config={**run_config, **quiet},
                  tags=request.tags, asset_selection=request.asset_selection)
     log("refreshing the DuckDB tables, the dbt reports and the HTML report")
-    _execute(defs, REPORTS_JOB, instance, summary, run_config=quiet)
+    with _held_stdout(hold=log_level != "DEBUG"):
+        _execute(defs, REPORTS_JOB, instance, summary, run_config=quiet)
     return summary
+
+
+@contextlib.contextmanager
+def _held_stdout(hold: bool) -> Iterator[None]:
+    """dagster-dbt echoes every dbt event (some 70 lines a build) to stdout: when `hold`, that output is kept back
+    and shown only if the block raises (a failed run)."""
+    if not hold:
+        yield
+        return
+    held = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(held):
+            yield
+    except BaseException:
+        sys.stdout.write(held.getvalue())
+        raise
 
 
 def reap_orphaned_runs(instance: dg.DagsterInstance) -> list[str]:

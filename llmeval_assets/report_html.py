@@ -26,7 +26,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from llmeval_assets.paths import report_dir, results_db_path
-from llmeval_assets.reporting import connect_read_only
+from llmeval_assets.reporting import connect_read_only, judge_note
 
 NO_RESULTS = "no results yet"
 SMALL_SAMPLE = 30  # below this many items the normal-approximation interval is rough
@@ -38,7 +38,7 @@ DPI = 110
 # the columns read from each mart; an empty frame with these columns stands in for a mart that does not exist yet
 MART_COLUMNS = {
     "leaderboard": ["model", "model_display_name", "dataset", "metric", "spec_hash", "value", "stderr", "ci_low",
-                    "ci_high", "n", "value_min", "value_max", "is_higher_better"],
+                    "ci_high", "n", "value_min", "value_max", "is_higher_better", "judge"],
     "subject_breakdown": ["model", "dataset", "item_group", "value", "stderr", "n", "value_min", "value_max"],
     "category_summary": ["category", "model", "datasets_in_category", "datasets_evaluated", "coverage",
                          "mean_normalized_score", "datasets_in_mean"],
@@ -80,16 +80,18 @@ class ReportPaths:
 
 
 def read_report_data(duckdb_path: Path) -> ReportData:
-    """Every mart the report uses; a mart that does not exist (dbt has not run, or no database yet) reads empty."""
+    """Every mart the report uses; a mart that does not exist (dbt has not run, or no database yet) reads empty,
+    and a column that a mart built by an older llmeval lacks reads null (the next report refresh adds it)."""
     frames = {name: pd.DataFrame(columns=columns) for name, columns in MART_COLUMNS.items()}
     if duckdb_path.exists():
         con = connect_read_only(duckdb_path)
         try:
-            existing = {name for (name,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'reports'").fetchall()}
-            for name in existing & frames.keys():
+            existing = set(con.execute("select table_name, column_name from information_schema.columns "
+                                       "where table_schema = 'reports'").fetchall())
+            for name in {table for table, _ in existing} & frames.keys():
+                columns = [c if (name, c) in existing else f"null as {c}" for c in MART_COLUMNS[name]]
                 frames[name] = con.execute(
-                    f"select {', '.join(MART_COLUMNS[name])} from reports.{name} order by {MART_ORDER[name]}").df()
+                    f"select {', '.join(columns)} from reports.{name} order by {MART_ORDER[name]}").df()
         finally:
             con.close()
     return ReportData(source=duckdb_path, **frames)
@@ -371,7 +373,11 @@ def leaderboard_table(data: ReportData, labels: dict[str, str]) -> str:
         if row.n < SMALL_SAMPLE:
             n += f' <span class="warn" title="fewer than {SMALL_SAMPLE} items: a rough interval">small n</span>'
         interval = (f"[{_number(row.ci_low)}, {_number(row.ci_high)}]" if pd.notna(row.ci_low) else "–")
-        rows.append([html.escape(row.dataset), html.escape(labels[row.model]), html.escape(row.metric),
+        metric = html.escape(row.metric)
+        note = judge_note(row.model, row.judge if pd.notna(row.judge) else None)
+        if note:
+            metric += f'<br><small class="judge">{html.escape(note)}</small>'
+        rows.append([html.escape(row.dataset), html.escape(labels[row.model]), metric,
                      f"<b>{_number(row.value)}</b> ± {_number(row.stderr)}", interval, n,
                      f'<code title="{html.escape(row.spec_hash)}">{html.escape(row.spec_hash[:8])}</code>'])
     return _table(["dataset", "model", "metric", "value ± stderr", "95% CI", "n", "spec"], rows, {3, 4, 5})

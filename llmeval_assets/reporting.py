@@ -30,6 +30,16 @@ def connect_read_only(path: Path, wait_s: float = 30.0) -> duckdb.DuckDBPyConnec
             time.sleep(0.5)
 
 
+def judge_note(model: str, judge: str | None) -> str | None:
+    """How a judged result was judged, in words, flagging a model that judged its own answers; None when the
+    benchmark has no judge. `judge` is what the partition recorded (evaluation.JudgeChoice.describe)."""
+    if not judge:
+        return None
+    judge_model = judge.split()[0].split("@")[0]
+    self_judged = " (the model judged itself: a smoke test, not a meaningful score)" if judge_model == model else ""
+    return f"judged by {judge}{self_judged}"
+
+
 def reports_out_of_date(lake: ResultsLake, report: Path | None = None) -> bool:
     """True when some result was stored after the last complete report refresh. The HTML page is the refresh's
     last step, so a refresh that failed part-way (dbt tests, say) leaves the reports out of date too."""
@@ -45,8 +55,12 @@ def leaderboard_rows(category: str | None = None, path: Path | None = None) -> l
     of other specs are never mixed in)."""
     con = connect_read_only(path or results_db_path())
     with con:
-        query = """
-            select m.model, m.dataset, m.metric, m.value, m.stderr, m.n, m.is_primary, m.spec_hash
+        # a results file written by an older llmeval has no judge column until its next refresh
+        recorded = con.execute("select count(*) from information_schema.columns where table_schema = 'evals' "
+                               "and table_name = 'partitions' and column_name = 'judge'").fetchone()[0]
+        query = f"""
+            select m.model, m.dataset, m.metric, m.value, m.stderr, m.n, m.is_primary, m.spec_hash,
+                   {"nullif(p.judge, '')" if recorded else "null"} as judge
             from evals.metrics m
             join evals.partitions p using (model, dataset, spec_hash)
             where ($category is null

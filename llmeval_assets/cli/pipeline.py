@@ -94,6 +94,8 @@ def register(app: typer.Typer) -> None:
 
         if not verbose:  # vLLM reads its log level at import; Dagster's is set per run
             os.environ.setdefault("VLLM_LOGGING_LEVEL", "ERROR")
+            # vLLM's engine processes warn about torch deprecations they trigger; nothing a user can act on
+            os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
         try:
             with progress_bars():
                 summary = launch_evaluation(reg, registry_dir=registry, judge=JudgeChoice(**judging),
@@ -122,7 +124,7 @@ def register(app: typer.Typer) -> None:
             except LeaderboardUnavailable as exc:  # the results file stayed locked by a writer
                 return fail(str(exc))
             return typer.echo(paths.index_html)
-        from llmeval_assets.reporting import LeaderboardUnavailable, leaderboard_rows
+        from llmeval_assets.reporting import LeaderboardUnavailable, judge_note, leaderboard_rows
 
         try:
             rows = leaderboard_rows(category=category)
@@ -137,6 +139,10 @@ def register(app: typer.Typer) -> None:
                           f"{r['value']:.3f}", stderr, str(r["n"]))
         console.print(table)
         console.print("* primary metric of the dataset", highlight=False)
+        for r in rows:
+            note = judge_note(r["model"], r["judge"]) if r["is_primary"] else None
+            if note:
+                console.print(f"{r['model']} / {r['dataset']}: {note}", highlight=False)
 
     @app.command()
     def ui() -> None:

@@ -22,6 +22,7 @@ from llmeval_assets.report_html import (
     build_html_report,
     normalized_scores,
 )
+from llmeval_assets.reporting import judge_note
 
 PLOTS = {"leaderboard", "heatmap", "subjects_mmlu", "subjects_mt_bench", "run_cost"}
 
@@ -64,6 +65,8 @@ def test_the_page_shows_the_fixture_leaderboard(report):
     assert "<b>0.750</b>" not in page  # gsm8k's superseded spec
     assert page.count("small n</span></td>") == 4  # every fixture result has fewer than 30 items
     assert '<code title="gsm8k-spec-new">gsm8k-sp</code>' in page
+    assert page.count('class="judge"') == 1  # mt_bench only
+    assert '<small class="judge">judged by llama31_70b max_tokens=1024</small>' in page
     assert "Mixtral 8x7B Instruct v0.1" in page and "Qwen2.5 7B Instruct" in page  # registry display names
     # category summary: mixtral covers 3 of mixture_of_experts' 7 datasets, mean (0.5 + 0.5 + 0.7) / 3
     assert re.search(r"mixture_of_experts</td><td>Mixtral 8x7B Instruct v0.1</td><td class=num>3 / 7</td>"
@@ -116,6 +119,14 @@ def test_missing_marts_leave_only_their_sections_empty(marts_home, tmp_path):
     assert NO_RESULTS in run_cost_section[:run_cost_section.index("</section>")]
 
 
+def test_marts_built_by_an_older_llmeval_still_give_a_page(marts_home, tmp_path):
+    older = shutil.copy(results_db_path(marts_home), tmp_path / "older.duckdb")
+    with duckdb.connect(str(older)) as con:  # the leaderboard before it recorded judges
+        con.execute("alter table reports.leaderboard drop column judge")
+    page = build_html_report(Path(older), tmp_path / "report").index_html.read_text(encoding="utf-8")
+    assert "<b>7.300</b> ± 0.507" in page and "judged by" not in page
+
+
 def test_a_rebuild_replaces_the_whole_report(marts_home, tmp_path):
     out_dir = tmp_path / "report"
     build_html_report(results_db_path(marts_home), out_dir)
@@ -125,3 +136,11 @@ def test_a_rebuild_replaces_the_whole_report(marts_home, tmp_path):
 
     assert [p.name for p in out_dir.iterdir()] == ["index.html"]  # no plot of the old results lingers
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no staging or retired folder left behind
+
+
+def test_a_self_judged_result_is_flagged_as_a_smoke_test():
+    assert judge_note("smollm2_135m", "smollm2_135m max_tokens=96 rating_fallback=likelihood") == (
+        "judged by smollm2_135m max_tokens=96 rating_fallback=likelihood "
+        "(the model judged itself: a smoke test, not a meaningful score)")
+    assert judge_note("qwen3_8b", "llama31_70b@abc123") == "judged by llama31_70b@abc123"
+    assert judge_note("qwen3_8b", None) is None

@@ -20,6 +20,7 @@ from llmeval_assets.storage.warehouse import SCHEMA, results_tables
 
 MOE, DENSE = "mixtral_8x7b", "qwen25_7b"
 GSM8K_OLD_SPEC, GSM8K_SPEC = "gsm8k-spec-old", "gsm8k-spec-new"
+MT_BENCH_JUDGE = "llama31_70b max_tokens=1024"  # what the partition records (evaluation.JudgeChoice.describe)
 SPECS = {(MOE, "mmlu"): "mmlu-spec", (MOE, "gsm8k"): GSM8K_SPEC, (MOE, "mt_bench"): "mt-bench-spec",
          (DENSE, "gsm8k"): GSM8K_SPEC}
 
@@ -88,7 +89,8 @@ def fixture_rows() -> dict[str, list[dict]]:
         rows["partitions"].append({
             "model": model, "dataset": dataset, "spec_hash": spec, "dataset_version": f"snap-{dataset}",
             "weights_revision": f"rev-{model}", "samples": sum(map(len, ITEM_SCORES[(model, dataset, spec)].values())),
-            "run_id": RUN_OF[(model, spec)], "materialized_at": _at(12)})
+            "run_id": RUN_OF[(model, spec)], "materialized_at": _at(12),
+            "judge": MT_BENCH_JUDGE if dataset == "mt_bench" else ""})
     for run_id, (model, datasets, tp, wall_s, load_s, inference_s, gpu_seconds) in RUNS.items():
         produced = [p for p in rows["predictions"] if p["run_id"] == run_id]
         rows["runs"].append({

@@ -9,7 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.reports.conftest import DENSE, GSM8K_SPEC, MOE, write_results_duckdb
+from tests.reports.conftest import DENSE, GSM8K_SPEC, MOE, MT_BENCH_JUDGE, write_results_duckdb
 from llmeval_assets.defs.reports import run_dbt_build
 
 
@@ -47,6 +47,13 @@ def test_leaderboard_shows_the_current_spec_only(built):
                                    f"and dataset = 'gsm8k' and spec_hash = '{GSM8K_SPEC}' and metric = 'exact_match'")
     assert query(duckdb_path, f"select value, stderr from reports.leaderboard "
                               f"where model = '{MOE}' and dataset = 'gsm8k'") == [current]
+
+
+def test_leaderboard_says_who_judged_only_for_judged_benchmarks(built):
+    duckdb_path, _ = built
+    rows = query(duckdb_path, "select model, dataset, judge from reports.leaderboard order by model, dataset")
+    assert rows == [(MOE, "gsm8k", None), (MOE, "mmlu", None), (MOE, "mt_bench", MT_BENCH_JUDGE),
+                    (DENSE, "gsm8k", None)]
 
 
 def test_leaderboard_confidence_interval(built):

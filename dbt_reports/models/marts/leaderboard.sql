@@ -29,6 +29,7 @@ current_primary_metrics as (
         partitions.dataset_version,
         partitions.weights_revision,
         partitions.run_id,
+        partitions.judge,
         partitions.materialized_at
 
     from metrics
@@ -81,6 +82,7 @@ final as (
         current_primary_metrics.dataset_version,
         current_primary_metrics.weights_revision,
         current_primary_metrics.run_id,
+        current_primary_metrics.judge,
         current_primary_metrics.materialized_at
 
     from current_primary_metrics

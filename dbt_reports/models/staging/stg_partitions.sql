@@ -16,6 +16,7 @@ renamed as (
         dataset_version,
         weights_revision,
         run_id,
+        nullif(judge, '') as judge,  -- judged benchmarks only (MT-Bench): who judged and how
 
         -- numerics
         samples,
