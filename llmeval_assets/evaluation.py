@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,33 +26,13 @@ from llmeval_assets.benchmarks.base import (
     get_benchmark,
 )
 from llmeval_assets.engine.base import InferenceEngine
+from llmeval_assets.judging import JudgeChoice
 from llmeval_assets.planning import requested_samples
 from llmeval_assets.registry import Pair, Registry, UnknownNameError
 from llmeval_assets.storage.lake import PartitionState, ResultsLake
 
 SAMPLE_SEED = "llmeval-sample-v1"  # changing it changes which items a sample of N contains
 CHUNK_SIZE = 256  # requests per engine call: large enough to keep vLLM's batch full, small enough to lose little
-JUDGE_MODEL_ENV = "LLMEVAL_JUDGE_MODEL"
-
-
-@dataclass(frozen=True)
-class JudgeChoice:
-    """Who judges a judged benchmark (MT-Bench) and how. Part of what its scores were computed from: another judge
-    makes them stale (the predictions are reused; only the judging runs again)."""
-
-    model: str | None = None  # registry key; None: $LLMEVAL_JUDGE_MODEL, else the evaluated model (a smoke test)
-    max_tokens: int | None = None  # cap on each judgment; None: the benchmark's own (FastChat's 2048)
-    rating_fallback: bool = False  # rate by likelihood when a judgment has no [[N]] (small judges)
-
-    def judge_key(self, registry: Registry, model: str) -> str:
-        return registry.resolve_model(self.model or os.environ.get(JUDGE_MODEL_ENV) or model)
-
-    def describe(self, registry: Registry, model: str) -> str:
-        key = self.judge_key(registry, model)
-        revision = registry.models[key].revision
-        return " ".join([f"{key}@{revision}" if revision else key,
-                         *([f"max_tokens={self.max_tokens}"] if self.max_tokens else []),
-                         *(["rating_fallback=likelihood"] if self.rating_fallback else [])])
 
 
 @dataclass(frozen=True)
@@ -198,8 +177,8 @@ class PartitionStatus:
 def partition_status(registry: Registry, lake: ResultsLake, model: str, dataset: str,
                      samples: int | None = None, judge: JudgeChoice | None = None) -> PartitionStatus:
     """Fresh when the stored result was computed from the current spec, dataset snapshot and model revision with at
-    least the requested number of samples (and, for a judged benchmark, by `judge`); otherwise stale, with each
-    reason."""
+    least the requested number of samples (and, for a judged benchmark, by `judge` when it is a chosen one, see
+    JudgeChoice); otherwise stale, with each reason."""
     pair = valid_pair(registry, model, dataset)
     wanted = requested_samples(registry, pair, samples)
     state = lake.partition_state(model, dataset)
@@ -210,8 +189,8 @@ def partition_status(registry: Registry, lake: ResultsLake, model: str, dataset:
     if state.spec_hash != resolved.spec_hash:
         reasons.append(f"spec changed ({state.spec_hash} -> {resolved.spec_hash}): prompt, extraction, metric or "
                        "settings")
-    if resolved.benchmark.judged:
-        wanted_judge = (judge or JudgeChoice()).describe(registry, model)
+    if resolved.benchmark.judged and judge is not None and judge.chosen:
+        wanted_judge = judge.describe(registry, model)
         if state.judge != wanted_judge:
             reasons.append(f"judge changed ({state.judge or 'not recorded'} -> {wanted_judge})")
     snapshot = lake.current_snapshot(dataset)

@@ -25,8 +25,9 @@ from llmeval_assets.defs.partitions import models_partitions
 from llmeval_assets.defs.resources import ResultsStore
 from llmeval_assets.defs.build import build_definitions, default_engine
 from llmeval_assets.engine.resource import EngineResource
-from llmeval_assets.evaluation import JudgeChoice, PartitionStatus, partition_status
+from llmeval_assets.evaluation import PartitionStatus, partition_status
 from llmeval_assets.instance import get_instance
+from llmeval_assets.judging import JudgeChoice
 from llmeval_assets.planning import build_plan
 from llmeval_assets.registry import Registry
 from llmeval_assets.reporting import reports_out_of_date

@@ -125,7 +125,6 @@ class ScoringContext:
     executor's parallelism, a progress callback."""
 
     judge: InferenceEngine | None = None
-    judge_key: str | None = None
     judgment_cache: Any = None  # object with get(key) -> dict | None and put(key, dict)
     workers: int | None = None
     reasoning_model: bool = False  # the model thinks in <think>...</think> first (registry `reasoning: true`)

@@ -30,6 +30,7 @@ is not judged and marks the question unanswered.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -58,7 +59,7 @@ from llmeval_assets.benchmarks.sources import (
     require_str_list,
     unknown_source_error,
 )
-from llmeval_assets.engine.base import InferenceEngine
+from llmeval_assets.engine.base import EngineError, InferenceEngine
 from llmeval_assets.engine.requests import (
     ChoiceRequest,
     GenerateRequest,
@@ -91,6 +92,7 @@ METRICS = ("score", "score_turn1", "score_turn2")
 TURNS = (1, 2)
 RATING_SCALE = tuple(range(1, 11))
 LIKELIHOOD_RATING_CUE = "\n\nRating: [["  # FastChat's own example format, "Rating: [[5]]"
+LIKELIHOOD_RATING_METHOD = "choice-1..10/v1"  # cached ratings of another method (or cue) are computed again
 
 
 class NoGoldAnswers(NotImplementedError):
@@ -243,7 +245,7 @@ class MTBench(Benchmark):
         if ctx is None or ctx.judge is None:
             raise ValueError("mt_bench is scored by a judge model: pass ScoringContext(judge=<InferenceEngine>)")
         by_id = predictions_by_item(self.name, items, predictions)
-        judge_key = ctx.judge_key or f"{ctx.judge.provenance.model_key}@{ctx.judge.provenance.weights_revision}"
+        judge_key = f"{ctx.judge.provenance.model_key}@{ctx.judge.provenance.weights_revision}"
         judge_sampling = replace(JUDGE_SAMPLING, max_tokens=ctx.judge_max_tokens or JUDGE_SAMPLING.max_tokens)
         cache = ctx.judgment_cache
 
@@ -290,7 +292,7 @@ class MTBench(Benchmark):
             turn_judgments = {turn: judgments[(item.item_id, turn)] for turn in TURNS}
             generated = {turn: j["rating"] for turn, j in turn_judgments.items()}
             ratings = {turn: rating if rating is not None or not ctx.judge_rating_fallback
-                       else turn_judgments[turn].get("likelihood_rating") for turn, rating in generated.items()}
+                       else _likelihood_rating(turn_judgments[turn]) for turn, rating in generated.items()}
             values = {f"score_turn{turn}": rating for turn, rating in ratings.items() if rating is not None}
             valid = [rating for rating in ratings.values() if rating is not None]
             if valid:
@@ -310,32 +312,40 @@ class MTBench(Benchmark):
     @staticmethod
     def _rate_by_likelihood(judge: InferenceEngine, judgments: dict[tuple[str, int], dict[str, Any]],
                             inputs: dict[tuple[str, int], tuple[str, tuple[Message, ...]]], cache: Any) -> None:
-        """Give each successful judgment without a [[N]] a `likelihood_rating` (cached with the judgment): the N in
-        1-10 the judge finds likeliest after its own judgment and the cue. Single-token choice scoring (one forward
-        pass, prefix-cached), not log-likelihoods of the whole prompt (measured: 0.3 s against 28 s per judgment
-        for SmolLM2 on 2 CPU cores). Where "10" is two tokens, the first digit is chosen, then "1" or "10"."""
-        unrated = [slot for slot, j in judgments.items()
-                   if j["rating"] is None and j["error"] is None and "likelihood_rating" not in j]
-        contexts = {slot: judge.apply_chat_template(inputs[slot][1]) + judgments[slot]["judgment"]
-                    + LIKELIHOOD_RATING_CUE for slot in unrated}
+        """Give each successful judgment without a [[N]] a `likelihood_rating` (cached with the judgment and the
+        method's version): the N in 1-10 the judge finds likeliest after its own judgment and the cue.
+        Single-token choice scoring (one forward pass, prefix-cached), not log-likelihoods of the whole prompt
+        (measured: 0.3 s against 28 s per judgment for SmolLM2 on 2 CPU cores). Where "10" is two tokens, P(10) is
+        P("1") x P("0" | "1") and P(1) the rest of P("1"). A judge that cannot render its chat template here (an
+        OpenAI-compatible endpoint) gives no likelihood ratings: its unrated judgments stay judge failures."""
+        unrated = [slot for slot, j in judgments.items() if j["rating"] is None and j["error"] is None
+                   and j.get("likelihood_method") != LIKELIHOOD_RATING_METHOD]
+        try:
+            contexts = {slot: judge.apply_chat_template(inputs[slot][1]) + judgments[slot]["judgment"]
+                        + LIKELIHOOD_RATING_CUE for slot in unrated}
+        except EngineError:
+            return
 
-        def likeliest(slots: list[tuple[str, int]], suffix: str,
-                      choices: tuple[str, ...]) -> dict[tuple[str, int], str]:
-            results = judge.choice_logprobs([ChoiceRequest(request_id=f"{slot[0]}#turn{slot[1]}",
-                                                           context=contexts[slot] + suffix, choices=choices)
-                                             for slot in slots]) if slots else []
-            return {slot: max(zip(result.logprobs, choices))[1]
+        def logprobs(slots: list[tuple[str, int]], suffix: str,
+                     choices: tuple[str, ...]) -> dict[tuple[str, int], dict[str, float]]:
+            """Per slot whose request the judge could score: log P(choice | context + suffix)."""
+            requests = [ChoiceRequest(request_id=f"{slot[0]}#turn{slot[1]}", context=contexts[slot] + suffix,
+                                      choices=choices) for slot in slots]
+            results = judge.choice_logprobs(requests) if requests else []
+            return {slot: dict(zip(choices, result.logprobs))
                     for slot, result in zip(slots, results) if result.error is None}
 
-        ratings = likeliest(unrated, "", tuple(map(str, RATING_SCALE)))
-        # the rest: a tokenizer that splits "10" into digits (else: the judgment no longer fits the context, and
-        # the digit requests fail too, leaving a judge failure)
-        first_digits = likeliest([slot for slot in unrated if slot not in ratings], "", tuple("123456789"))
-        ones = likeliest([slot for slot, digit in first_digits.items() if digit == "1"], "1", ("0", "]]"))
-        ratings |= {slot: digit for slot, digit in first_digits.items() if digit != "1"}
-        ratings |= {slot: "10" if second == "0" else "1" for slot, second in ones.items()}
-        for slot, rating in ratings.items():
-            judgments[slot] = {**judgments[slot], "likelihood_rating": float(rating)}
+        scale = logprobs(unrated, "", tuple(map(str, RATING_SCALE)))  # "10" is one token
+        digits = logprobs([slot for slot in unrated if slot not in scale], "", tuple("123456789"))
+        after_one = logprobs(list(digits), "1", ("0",))
+        for slot, first in digits.items():
+            if slot in after_one:
+                p_zero = math.exp(after_one[slot]["0"])
+                scale[slot] = {**first, "1": first["1"] + math.log1p(-min(p_zero, 1 - 1e-12)),
+                               "10": first["1"] + math.log(max(p_zero, 1e-300))}
+        for slot, options in scale.items():
+            judgments[slot] = {**judgments[slot], "likelihood_rating": float(max(options, key=options.__getitem__)),
+                               "likelihood_method": LIKELIHOOD_RATING_METHOD}
             if cache is not None:
                 cache.put(inputs[slot][0], judgments[slot])
 
@@ -344,6 +354,11 @@ class MTBench(Benchmark):
 
     def gold_predictions(self, items: Sequence[Item], spec: TaskSpec) -> list[Prediction]:
         raise NoGoldAnswers("mt_bench has no gold answers (a judge grades every answer); verify-scorers skips it")
+
+
+def _likelihood_rating(judgment: dict[str, Any]) -> float | None:
+    """The judgment's likelihood rating, if the current method computed it."""
+    return judgment.get("likelihood_rating") if judgment.get("likelihood_method") == LIKELIHOOD_RATING_METHOD else None
 
 
 def _answer_text(result: GenerateResult) -> str:

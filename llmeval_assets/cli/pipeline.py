@@ -29,10 +29,11 @@ from llmeval_assets.cli.registry import (
     load_or_exit,
     partition_statuses,
     plan_or_exit,
-    show_plan,
     console,
     err_console,
+    show_plan,
 )
+from llmeval_assets.judging import JudgeChoice
 
 
 @contextmanager
@@ -76,7 +77,7 @@ def register(app: typer.Typer) -> None:
         reg = load_or_exit(registry)
         selection = dict(category=category, model=model, dataset=dataset, samples=samples, preset=preset,
                          include_optional=include_optional, everything=everything)
-        judging = dict(model=judge, max_tokens=judge_max_tokens, rating_fallback=judge_rating_fallback)
+        judging = JudgeChoice(judge, judge_max_tokens, judge_rating_fallback)
         if dry_run:  # the seed's flag: print the plan and stop
             return show_plan(reg, as_json=as_json, status=True, judge=judging, **selection)
         from llmeval_assets.paths import lake_dir
@@ -89,7 +90,6 @@ def register(app: typer.Typer) -> None:
             # answered without starting Dagster or an engine
             console.print(f"all {len(statuses)} partitions are fresh: nothing to run", highlight=False)
             return emit_json({"partitions": len(statuses), "fresh": len(statuses), "runs": []}) if as_json else None
-        from llmeval_assets.evaluation import JudgeChoice
         from llmeval_assets.launch import EvaluationFailed, launch_evaluation
 
         if not verbose:  # vLLM reads its log level at import; Dagster's is set per run
@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
             os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
         try:
             with progress_bars():
-                summary = launch_evaluation(reg, registry_dir=registry, judge=JudgeChoice(**judging),
+                summary = launch_evaluation(reg, registry_dir=registry, judge=judging,
                                             chunk_size=chunk_size,
                                             log=console.print, log_level="DEBUG" if verbose else "WARNING",
                                             **selection)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from llmeval_assets.judging import JudgeChoice
 from llmeval_assets.paths import datasets_cache_dir, installed_data_path
 from llmeval_assets.registry import Registry, RegistryError, UnknownNameError, load_registry
 from llmeval_assets.registry.hardware import check_fit
@@ -29,7 +30,7 @@ SamplesOption = typer.Option(None, "--samples", "-n", help="Samples per dataset"
 PresetOption = typer.Option(None, "--preset", "-p")
 IncludeOptionalOption = typer.Option(False, "--include-optional")
 EverythingOption = typer.Option(False, "--all", help="Every category and model")
-# How MT-Bench is judged (evaluation.JudgeChoice): part of its results' freshness, so `plan` takes them too
+# How MT-Bench is judged (judging.JudgeChoice): part of its results' freshness, so `plan` takes them too
 JudgeOption = typer.Option(None, "--judge", help="Registry model judging MT-Bench (default: $LLMEVAL_JUDGE_MODEL, "
                                                  "else the model itself, a smoke test)")
 JudgeMaxTokensOption = typer.Option(None, "--judge-max-tokens", min=1,
@@ -182,12 +183,12 @@ def register(app: typer.Typer) -> None:
         """The (model, dataset) partitions a selection would run, with samples, GPUs, a time estimate and whether
         each is fresh, stale (and why) or missing."""
         show_plan(load_or_exit(registry), as_json=as_json, status=status,
-                  judge=dict(model=judge, max_tokens=judge_max_tokens, rating_fallback=judge_rating_fallback),
+                  judge=JudgeChoice(judge, judge_max_tokens, judge_rating_fallback),
                   category=category, model=model, dataset=dataset, samples=samples, preset=preset,
                   include_optional=include_optional, gpu=gpu, everything=everything)
 
 
-def show_plan(reg: Registry, *, as_json: bool, status: bool, judge: dict[str, Any], **selection: Any) -> None:
+def show_plan(reg: Registry, *, as_json: bool, status: bool, judge: JudgeChoice, **selection: Any) -> None:
     plan = plan_or_exit(reg, **selection)
     payload = plan.as_dict()
     statuses = partition_statuses(reg, payload["partitions"], selection.get("samples"), judge) if status else None
@@ -202,15 +203,14 @@ def show_plan(reg: Registry, *, as_json: bool, status: bool, judge: dict[str, An
 
 
 def partition_statuses(reg: Registry, partitions: list[dict[str, Any]], samples: int | None,
-                       judge: dict[str, Any]) -> list[dict[str, Any]]:
-    """Freshness of each planned partition against the results stored under .llmeval/lake; `judge` holds the
-    fields of evaluation.JudgeChoice."""
-    from llmeval_assets.evaluation import JudgeChoice, partition_status
+                       judge: JudgeChoice) -> list[dict[str, Any]]:
+    """Freshness of each planned partition against the results stored under .llmeval/lake."""
+    from llmeval_assets.evaluation import partition_status
     from llmeval_assets.paths import lake_dir
     from llmeval_assets.storage.lake import ResultsLake
 
-    lake, choice = ResultsLake(lake_dir()), JudgeChoice(**judge)
-    return [partition_status(reg, lake, p["model"], p["dataset"], samples, choice).as_dict() for p in partitions]
+    lake = ResultsLake(lake_dir())
+    return [partition_status(reg, lake, p["model"], p["dataset"], samples, judge).as_dict() for p in partitions]
 
 
 def plan_or_exit(reg: Registry, **selection: Any):

@@ -18,10 +18,9 @@ from llmeval_assets.defs.partitions import models_partitions
 from llmeval_assets.defs.resources import ResultsStore
 from llmeval_assets.defs.weights import model_weights
 from llmeval_assets.engine.resource import EngineResource
+from llmeval_assets.judging import JUDGE_MODEL_ENV, JudgeChoice
 from llmeval_assets.evaluation import (
     CHUNK_SIZE,
-    JUDGE_MODEL_ENV,
-    JudgeChoice,
     PairSpec,
     predict_pair,
     resolve_pair,
@@ -38,7 +37,7 @@ from llmeval_assets.storage.lake import ResultsLake
 
 class EvaluationConfig(dg.Config):
     samples: Optional[int] = None  # per dataset; None = the owning category's sample_limit
-    # How judged benchmarks (MT-Bench) are judged: see evaluation.JudgeChoice
+    # How judged benchmarks (MT-Bench) are judged: see judging.JudgeChoice
     judge_model: Optional[str] = None  # registry key of the judge; None = $LLMEVAL_JUDGE_MODEL or the model itself
     judge_max_tokens: Optional[int] = None  # cap the judge's reply; None: FastChat's 2048
     judge_rating_fallback: bool = False  # rate by likelihood when a judgment has no [[N]] (small judges)
@@ -152,7 +151,7 @@ def build_evaluation_assets(registry: Registry) -> list[dg.AssetsDefinition]:
                 if judge_key == model:
                     context.log.warning(f"{dataset}: {model} judges its own answers: a smoke test only, not a "
                                         f"meaningful score; set judge_model / {JUDGE_MODEL_ENV} to a strong judge")
-                ctx.judge, ctx.judge_key = engine.get_engine(judge_key), judge_key
+                ctx.judge = engine.get_engine(judge_key)  # judgments are cached per judge key@weights revision
             metrics = score_pair(pair, chosen, lake, dataset_version=dataset_version, ctx=ctx,
                                  run_id=context.run.run_id,
                                  weights_revision=(lake.weights(model) or {}).get("revision", "unknown"),

@@ -96,18 +96,24 @@ def _detach_stdin():
     os.close(devnull)
 
 
+# What the degraded mode's seccomp filter refuses (EPERM), for the program and all it starts. socket(2) of every
+# family: without a network namespace, even AF_UNIX reaches the host's services (abstract sockets have no
+# permission check); socketpair(2) stays, for multiprocessing and asyncio. io_uring can open sockets without
+# socket(2). ptrace and cross-process memory or fd access could borrow a socket of another process of the same uid.
+BLOCKED_SYSCALLS = ("socket", "io_uring_setup", "ptrace", "process_vm_readv", "process_vm_writev", "pidfd_getfd")
+
+
 def block_network():
-    """A seccomp filter for this process and all it starts: socket(2) fails (EPERM) for every family but AF_UNIX,
-    and io_uring, which can open sockets without socket(2), is unavailable. The degraded mode's network layer, where
-    no network namespace can be made. Also run by isolation._probe to check the host supports it."""
+    """Load the seccomp filter of BLOCKED_SYSCALLS: the degraded mode's network layer, where no network namespace
+    can be made. Also run by isolation._network_filter_failure to check the host supports it. System calls of
+    another ABI (x32, i386's socketcall) hit libseccomp's default for a foreign architecture: the process is killed."""
     import errno
-    import socket
 
     import pyseccomp as seccomp
 
     rules = seccomp.SyscallFilter(seccomp.ALLOW)  # sets no_new_privs, which unprivileged filters require
-    rules.add_rule(seccomp.ERRNO(errno.EPERM), "socket", seccomp.Arg(0, seccomp.NE, socket.AF_UNIX))
-    rules.add_rule(seccomp.ERRNO(errno.EPERM), "io_uring_setup")
+    for name in BLOCKED_SYSCALLS:
+        rules.add_rule(seccomp.ERRNO(errno.EPERM), name)
     rules.load()
 
 

@@ -5,7 +5,7 @@ Two launch modes:
   binds of only what Python needs and a private size-capped tmpfs as the one writable place.
 - `degraded` (no usable bwrap, or LLMEVAL_SANDBOX_NO_BWRAP=1): the harness runs directly, in its own session,
   with a scrubbed environment and a fresh temporary directory as cwd; a seccomp filter (libseccomp through
-  pyseccomp) refuses every socket but AF_UNIX in place of the network namespace. Said loudly once, and in
+  pyseccomp) refuses sockets (socket pairs stay) in place of the network namespace. Said loudly once, and in
   `isolation_report()`.
 In both, the harness sets rlimits (CPU, address space, processes, file size, core) and, when we are root, drops
 to a fresh random uid for the run, so the process limit counts only this run and root's powers are gone.
@@ -47,7 +47,7 @@ class HostIsolation:
     bwrap_path: str | None
     is_root: bool
     problems: tuple[str, ...]  # layers missing on this host, in words
-    network_filter: bool = False  # degraded: the harness installs the seccomp filter that refuses IP sockets
+    network_filter: bool = False  # degraded: the harness loads the seccomp filter that refuses sockets
     # The harness must import the common modules before dropping root: the interpreter's directory is not
     # reachable by an unprivileged uid and no mount namespace re-exposes it.
     preload_modules: bool = False
@@ -176,16 +176,18 @@ def _probe(disable_value: str) -> HostIsolation:
     )
 
 
-# Loads the harness's filter in a throwaway interpreter, then checks an IP socket is refused and a Unix one is not.
+# Loads the harness's filter in a throwaway interpreter, then checks sockets are refused and socket pairs are not.
 _NETWORK_FILTER_CHECK = """
 import runpy, socket, sys
 runpy.run_path(sys.argv[1])["block_network"]()
-try:
-    socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-except PermissionError:
-    socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()
-else:
-    sys.exit("an AF_INET socket was still allowed")
+for family in (socket.AF_INET, socket.AF_UNIX):
+    try:
+        socket.socket(family, socket.SOCK_STREAM)
+    except PermissionError:
+        continue
+    sys.exit(f"a {family.name} socket was still allowed")
+for end in socket.socketpair():
+    end.close()
 """
 
 
@@ -251,7 +253,7 @@ def isolation_report() -> dict:
         "network": (
             "none (empty network namespace)"
             if bwrap
-            else "no sockets but AF_UNIX (seccomp filter)" if isolation.network_filter else "NOT isolated"
+            else "no sockets, only socket pairs (seccomp filter)" if isolation.network_filter else "NOT isolated"
         ),
         "seccomp_network_filter": isolation.network_filter,
         "environment": "cleared; only " + ", ".join(sorted([*_ENV_VARS, "HOME", "TMPDIR"])),

@@ -41,7 +41,8 @@ def render_fake_chat(messages: Sequence[Message], add_generation_prompt: bool = 
 
 class FakeEngine(InferenceEngine):
     def __init__(self, generate: GenerateFn | None = None, loglikelihood: LoglikelihoodFn | None = None,
-                 choice: ChoiceFn | None = None) -> None:
+                 choice: ChoiceFn | None = None, model_key: str = "fake", weights_revision: str = "none") -> None:
+        self._model = (model_key, weights_revision)
         self._generate = generate or (lambda request: "")
         self._loglikelihood = loglikelihood or (lambda request: 0.0)
         self._choice = choice or (lambda request: [0.0] * len(request.choices))
@@ -49,7 +50,8 @@ class FakeEngine(InferenceEngine):
 
     @property
     def provenance(self) -> Provenance:
-        return Provenance(model_key="fake", weights_revision="none", backend="fake", backend_version="0")
+        return Provenance(model_key=self._model[0], weights_revision=self._model[1], backend="fake",
+                          backend_version="0")
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:
         self.requests.extend(requests)

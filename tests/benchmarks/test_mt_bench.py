@@ -2,12 +2,14 @@
 flow through a fake engine, judging through a fake judge (a real judge model needs a GPU), rating parsing, and the
 judgment cache (re-scoring makes no judge call)."""
 
+import math
 from dataclasses import replace
 
 import pytest
 
 from llmeval_assets.benchmarks import Prediction, ScoringContext, get_benchmark
 from llmeval_assets.benchmarks.mt_bench import NoGoldAnswers, parse_rating
+from llmeval_assets.engine.base import EngineError
 from tests.benchmarks.fakes import FakeEngine
 from tests.benchmarks.data import load_test_items
 
@@ -33,9 +35,10 @@ def answering_engine():
     return FakeEngine(generate=answer)
 
 
-def judge_rating_turns(rating_1="[[8]]", rating_2="Rating: [[6]]"):
+def judge_rating_turns(rating_1="[[8]]", rating_2="Rating: [[6]]", **provenance):
     """A judge that rates first-turn prompts and multi-turn prompts differently."""
-    return FakeEngine(generate=lambda r: rating_2 if "### User:" in r.messages[1]["content"] else rating_1)
+    return FakeEngine(generate=lambda r: rating_2 if "### User:" in r.messages[1]["content"] else rating_1,
+                      **provenance)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +117,7 @@ def test_scores_per_turn_clustered_by_category_and_cached(mt_bench, items):
     spec = mt_bench.task_spec()
     predictions = mt_bench.predict(answering_engine(), items, spec)
     judge, cache = judge_rating_turns(), DictCache()
-    ctx = ScoringContext(judge=judge, judge_key="judge-model@rev", judgment_cache=cache)
+    ctx = ScoringContext(judge=judge, judgment_cache=cache)
     scores = mt_bench.score(items, predictions, spec, ctx)
     assert len(judge.requests) == 160  # 80 questions x 2 turns, in one call
     assert all(r.sampling.temperature == 0.0 and r.sampling.max_tokens == 2048 for r in judge.requests)
@@ -127,16 +130,16 @@ def test_scores_per_turn_clustered_by_category_and_cached(mt_bench, items):
     assert len(judge.requests) == 160  # every judgment came from the cache
     assert [s.values for s in again] == [s.values for s in scores]
 
-    other_judge = judge_rating_turns()
-    mt_bench.score(items[:1], predictions[:1], spec,
-                   ScoringContext(judge=other_judge, judge_key="another-judge@rev", judgment_cache=cache))
-    assert len(other_judge.requests) == 2  # another judge model is another cache key
+    for other in (dict(model_key="another-judge"), dict(weights_revision="new-revision")):
+        other_judge = judge_rating_turns(**other)
+        mt_bench.score(items[:1], predictions[:1], spec, ScoringContext(judge=other_judge, judgment_cache=cache))
+        assert len(other_judge.requests) == 2  # another judge model, or other weights, is another cache key
 
 
 def test_changed_answer_is_judged_again(mt_bench, items):
     spec, cache = mt_bench.task_spec(), DictCache()
     judge = judge_rating_turns()
-    ctx = ScoringContext(judge=judge, judge_key="j", judgment_cache=cache)
+    ctx = ScoringContext(judge=judge, judgment_cache=cache)
     mt_bench.score(items[:1], [Prediction(item_id=items[0].item_id, outputs=("a", "b"))], spec, ctx)
     mt_bench.score(items[:1], [Prediction(item_id=items[0].item_id, outputs=("a", "c"))], spec, ctx)
     assert len(judge.requests) == 3  # turn 1 reused; turn 2 changed
@@ -146,7 +149,7 @@ def test_unparseable_judgment_is_a_judge_failure_not_a_score(mt_bench, items):
     spec = mt_bench.task_spec()
     judge = judge_rating_turns(rating_2="I refuse to rate.")
     prediction = Prediction(item_id=items[0].item_id, outputs=("a", "b"))
-    (score,) = mt_bench.score(items[:1], [prediction], spec, ScoringContext(judge=judge, judge_key="j"))
+    (score,) = mt_bench.score(items[:1], [prediction], spec, ScoringContext(judge=judge))
     assert score.values == {"score_turn1": 8.0, "score": 8.0, "judge_failures": 1.0}
 
 
@@ -171,7 +174,7 @@ def test_rating_fallback_takes_the_likeliest_rating_only_for_unrated_judgments(m
     spec, cache = mt_bench.task_spec(), DictCache()
     judge = weak_second_turn_judge(choice=lambda r: [-abs(int(choice) - 3) for choice in r.choices])  # 3 likeliest
     prediction = Prediction(item_id=items[0].item_id, outputs=("a", "b"))
-    ctx = ScoringContext(judge=judge, judge_key="j", judgment_cache=cache, judge_rating_fallback=True)
+    ctx = ScoringContext(judge=judge, judgment_cache=cache, judge_rating_fallback=True)
 
     (score,) = mt_bench.score(items[:1], [prediction], spec, ctx)
 
@@ -195,26 +198,46 @@ def test_rating_fallback_takes_the_likeliest_rating_only_for_unrated_judgments(m
     assert strict.values == {"score_turn1": 8.0, "score": 8.0, "judge_failures": 1.0}
 
 
-@pytest.mark.parametrize(("second_token", "rating"), [("0", 10.0), ("]]", 1.0)])
-def test_rating_fallback_with_a_tokenizer_that_splits_10_into_digits(mt_bench, items, second_token, rating):
-    likeliest = {"1", second_token}  # "1" among the first digits, then `second_token`
-    judge = weak_second_turn_judge(SplitDigitsJudge, choice=lambda r: [0.0 if c in likeliest else -5.0
-                                                                       for c in r.choices])
+@pytest.mark.parametrize(("first_digits", "p_zero_after_one", "rating"), [
+    ({"1": 0.9, "5": 0.1}, 0.9, 10.0),  # P(10) = 0.81
+    ({"1": 0.9, "5": 0.1}, 0.1, 1.0),  # P(1) = 0.81
+    ({"1": 0.3, "5": 0.2}, 0.5, 5.0),  # "1" holds both 1 and 10 (0.15 each): 5 is likelier than either
+])
+def test_rating_fallback_with_a_tokenizer_that_splits_10_into_digits(mt_bench, items, first_digits,
+                                                                      p_zero_after_one, rating):
+    def choice(request):
+        if request.choices == ("0",):
+            return [math.log(p_zero_after_one)]
+        return [math.log(first_digits.get(c, 1e-6)) for c in request.choices]
+
+    judge = weak_second_turn_judge(SplitDigitsJudge, choice=choice)
     prediction = Prediction(item_id=items[0].item_id, outputs=("a", "b"))
-    ctx = ScoringContext(judge=judge, judge_key="j", judge_rating_fallback=True)
+    ctx = ScoringContext(judge=judge, judge_rating_fallback=True)
 
     (score,) = mt_bench.score(items[:1], [prediction], mt_bench.task_spec(), ctx)
 
     assert score.values["score_turn2"] == rating
     choice_requests = [r for r in judge.requests if hasattr(r, "choices")]
-    assert [r.choices for r in choice_requests] == [tuple(map(str, range(1, 11))), tuple("123456789"), ("0", "]]")]
+    assert [r.choices for r in choice_requests] == [tuple(map(str, range(1, 11))), tuple("123456789"), ("0",)]
     assert choice_requests[2].context == choice_requests[1].context + "1"
+
+
+def test_rating_fallback_without_a_chat_template_leaves_judge_failures(mt_bench, items):
+    class EndpointJudge(FakeEngine):  # as the OpenAI-compatible backend: no chat template on this side
+        def apply_chat_template(self, messages, add_generation_prompt=True):
+            raise EngineError("the openai backend cannot render chat templates")
+
+    judge = weak_second_turn_judge(EndpointJudge)
+    prediction = Prediction(item_id=items[0].item_id, outputs=("a", "b"))
+    (score,) = mt_bench.score(items[:1], [prediction], mt_bench.task_spec(),
+                              ScoringContext(judge=judge, judge_rating_fallback=True))
+    assert score.values == {"score_turn1": 8.0, "score": 8.0, "judge_failures": 1.0, "likelihood_ratings": 0.0}
 
 
 def test_missing_answer_is_unanswered_and_not_judged(mt_bench, items):
     judge = judge_rating_turns()
     (score,) = mt_bench.score(items[:1], [Prediction(item_id=items[0].item_id, error="prompt too long")],
-                              mt_bench.task_spec(), ScoringContext(judge=judge, judge_key="j"))
+                              mt_bench.task_spec(), ScoringContext(judge=judge))
     assert (score.values, score.unanswered, judge.requests) == ({}, True, [])
 
 
@@ -247,7 +270,7 @@ def test_end_to_end_on_the_real_engine_judging_itself(mt_bench, items):
         predictions = mt_bench.predict(engine, sample, spec)
         assert all(p.error is None and len(p.outputs) == 2 for p in predictions)
         cache = DictCache()
-        ctx = ScoringContext(judge=engine, judge_key="smollm2_135m", judgment_cache=cache, judge_max_tokens=96)
+        ctx = ScoringContext(judge=engine, judgment_cache=cache, judge_max_tokens=96)
         scores = mt_bench.score(sample, predictions, spec, ctx)
         assert len(cache.store) == 2
         for score in scores:

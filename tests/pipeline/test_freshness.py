@@ -1,6 +1,7 @@
 """Freshness of a judged benchmark's results: the judge (model, reply cap, rating fallback) is part of what MT-Bench
-scores were computed from, so another judge makes them stale; benchmarks without a judge ignore it. On the shipped
-registry and a real results lake (Parquet files); no engine runs."""
+scores were computed from, so naming another judge makes them stale, while a run that names none (the registry
+sensor's) keeps them; benchmarks without a judge ignore it. On the shipped registry and a real results lake (Parquet
+files); no engine runs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from datetime import datetime, timezone
 import pyarrow.parquet as pq
 import pytest
 
-from llmeval_assets.evaluation import JUDGE_MODEL_ENV, JudgeChoice, partition_status, resolve_pair
+from llmeval_assets.evaluation import partition_status, resolve_pair
+from llmeval_assets.judging import JUDGE_MODEL_ENV, JudgeChoice
 from llmeval_assets.registry import load_registry
 from llmeval_assets.storage.lake import PartitionState, ResultsLake
 
@@ -31,24 +33,29 @@ def store_result(lake: ResultsLake, registry, dataset: str, judge: str) -> None:
     lake.write_scores(MODEL, dataset, pair.spec_hash, [], [], primary=pair.spec.metrics[0], state=state)
 
 
-def test_the_same_judge_is_fresh_and_another_is_stale_with_the_reason(tmp_path, registry):
+def test_the_same_judge_is_fresh_and_another_named_one_is_stale_with_the_reason(tmp_path, registry):
     lake = ResultsLake(tmp_path)
     store_result(lake, registry, "mt_bench", DEMO_JUDGE.describe(registry, MODEL))
 
     assert partition_status(registry, lake, MODEL, "mt_bench", 10, DEMO_JUDGE).status == "fresh"
-    strict = partition_status(registry, lake, MODEL, "mt_bench", 10, JudgeChoice())
+    strict = partition_status(registry, lake, MODEL, "mt_bench", 10, JudgeChoice(max_tokens=1024))
     assert strict.status == "stale"
-    assert strict.reasons == (
-        "judge changed (smollm2_135m max_tokens=96 rating_fallback=likelihood -> smollm2_135m)",)
+    assert strict.reasons == ("judge changed (smollm2_135m max_tokens=96 rating_fallback=likelihood -> "
+                              "smollm2_135m max_tokens=1024)",)
+
+
+def test_naming_no_judge_keeps_the_judge_a_result_has(tmp_path, registry):
+    lake = ResultsLake(tmp_path)
+    store_result(lake, registry, "mt_bench", DEMO_JUDGE.describe(registry, MODEL))
+    for unnamed in (JudgeChoice(), None):  # `llmeval plan` without judge options; the registry sensor
+        assert partition_status(registry, lake, MODEL, "mt_bench", 10, unnamed).status == "fresh"
 
 
 def test_the_judge_model_from_the_environment_counts(tmp_path, registry, monkeypatch):
     lake = ResultsLake(tmp_path)
     store_result(lake, registry, "mt_bench", "smollm2_135m")
-    assert partition_status(registry, lake, MODEL, "mt_bench", 10).status == "fresh"
-
     monkeypatch.setenv(JUDGE_MODEL_ENV, "qwen_8b")  # a seed alias: recorded under the model it resolves to
-    assert partition_status(registry, lake, MODEL, "mt_bench", 10).reasons == (
+    assert partition_status(registry, lake, MODEL, "mt_bench", 10, JudgeChoice()).reasons == (
         "judge changed (smollm2_135m -> qwen3_8b)",)
 
 
@@ -65,5 +72,5 @@ def test_a_result_stored_before_judges_were_recorded_is_stale(tmp_path, registry
     pq.write_table(pq.read_table(path).drop_columns(["judge"]), path)  # the file as an older llmeval wrote it
 
     assert lake.partition_state(MODEL, "mt_bench").judge == ""
-    assert partition_status(registry, lake, MODEL, "mt_bench", 10).reasons == (
+    assert partition_status(registry, lake, MODEL, "mt_bench", 10, JudgeChoice(model=MODEL)).reasons == (
         "judge changed (not recorded -> smollm2_135m)",)

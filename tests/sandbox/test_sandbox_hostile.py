@@ -209,6 +209,27 @@ def test_network_connection_to_the_host_is_impossible(mode: str) -> None:
     assert len(connections) == 1  # only ours
 
 
+def test_host_unix_sockets_are_unreachable(mode: str) -> None:
+    """An abstract Unix socket (a D-Bus or container-runtime style endpoint) has no file permissions to stop a
+    program: bwrap's network namespace hides it, the degraded mode's filter refuses socket(2) itself. Socket pairs,
+    which reach nothing outside, still work."""
+    if mode == "degraded" and not host_isolation().network_filter:
+        pytest.skip(f"degraded without the seccomp network filter: {host_isolation().problems}")
+    address = f"\0llmeval-sandbox-test-{os.getpid()}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(address)
+        listener.listen()
+        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).connect(address)  # reachable from here
+
+        result = run(
+            "import socket\n",
+            f"socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).connect({address!r})",
+            "a, b = socket.socketpair(); a.sendall(b'x'); assert b.recv(1) == b'x'",
+        )
+
+    assert [test.status for test in result.tests] == ["failed", "passed"]
+
+
 def test_killing_the_parent_does_not_reach_this_process(mode: str) -> None:
     if mode == "degraded" and not IS_ROOT:
         pytest.skip("degraded and not root: the program runs as this user and may signal this process")
