@@ -432,6 +432,7 @@ tbody tr:nth-child(even) { background: #fafafa; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background: #f3f4f6;
        padding: 1px 4px; border-radius: 4px; white-space: nowrap; }
+.judge { display: inline-block; max-width: 24em; color: #6b7280; }
 .warn { background: #fef3c7; color: #92400e; border-radius: 4px; padding: 0 5px; font-size: 11px;
         font-weight: 600; }
 figure { margin: 16px 0; }
