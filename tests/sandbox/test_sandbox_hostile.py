@@ -5,6 +5,7 @@ by isolation_report, see test_sandbox_basics)."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import threading
 import time
@@ -282,6 +283,26 @@ def test_exiting_before_the_tests_is_not_a_pass(mode: str, solution: str, status
     assert not result.passed
     assert result.status == status
     assert [test.status for test in result.tests] == ["not_run"]
+
+
+@pytest.mark.parametrize("inherited", ["ignored", "blocked"])
+def test_a_parent_ignoring_or_blocking_sigterm_does_not_shield_the_program(mode: str, inherited: str) -> None:
+    """Ignored signals and the blocked mask survive exec; a long test session (some library of it) once left
+    SIGTERM so in this process, and a program that SIGTERMed itself went on to pass its tests."""
+    suicide = "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)\n"
+    if inherited == "ignored":
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    else:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        result = run(CORRECT + suicide, "assert add(1, 2) == 3")
+    finally:
+        if inherited == "ignored":
+            signal.signal(signal.SIGTERM, previous)
+        else:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+    assert (result.passed, result.status) == (False, "crashed")
 
 
 def test_exiting_inside_a_test_is_a_failed_test(mode: str) -> None:
