@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from llmeval_assets.benchmarks.base import Item, Prediction, SampleScore, ScoringContext, TaskSpec
 from llmeval_assets.engine.base import InferenceEngine
-from llmeval_assets.engine.requests import GenerateRequest, GenerateResult
+from llmeval_assets.engine.requests import GenerateRequest, GenerateResult, Message, Sampling
 from llmeval_assets.scoring import ReasoningSplit, split_reasoning
 
 if TYPE_CHECKING:
@@ -37,8 +37,15 @@ def first_answer(prediction: Prediction, reasoning_model: bool) -> ReasoningSpli
     return split_reasoning(prediction.outputs[0] if prediction.outputs else "", reasoning_model)
 
 
-def generate_predictions(engine: InferenceEngine, requests: Sequence[GenerateRequest]) -> list[Prediction]:
-    """All requests in one engine call (the backend batches them); request_id is the item id."""
+def generate_for_items(engine: InferenceEngine, items: Sequence[Item], sampling: Sampling,
+                       request_input: Callable[[Item], str | Sequence[Message]]) -> list[Prediction]:
+    """One request per item, all in one engine call (the backend batches them); request_id is the item id.
+    `request_input(item)` is a plain prompt (str) or a chat conversation (messages, for the chat template)."""
+    requests = []
+    for item in items:
+        given = request_input(item)
+        text_or_chat = {"prompt": given} if isinstance(given, str) else {"messages": tuple(given)}
+        requests.append(GenerateRequest(request_id=item.item_id, sampling=sampling, **text_or_chat))
     results = engine.generate(requests)
     if len(results) != len(requests):
         raise RuntimeError(f"engine returned {len(results)} results for {len(requests)} requests")

@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec, register
-from llmeval_assets.benchmarks.generation import first_answer, generate_predictions, predictions_by_item
+from llmeval_assets.benchmarks.generation import first_answer, generate_for_items, predictions_by_item
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
     read_oe_eval_docs,
@@ -47,7 +47,7 @@ from llmeval_assets.benchmarks.sources import (
     source_rows,
 )
 from llmeval_assets.engine.base import InferenceEngine
-from llmeval_assets.engine.requests import GenerateRequest, Message, Sampling
+from llmeval_assets.engine.requests import Message, Sampling
 
 # Wei et al. (2022), "Chain-of-Thought Prompting", Table 20: the exemplars of lm-eval gsm8k-cot.yaml (question,
 # rationale, answer). The plain variant ends a rationale with " The answer is {n}.", the chat one with
@@ -209,13 +209,8 @@ class GSM8K(Benchmark):
 
     def predict(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                 fewshot_pool: Sequence[Item] = ()) -> list[Prediction]:
-        if spec.use_chat_template:
-            requests = [GenerateRequest(request_id=item.item_id, sampling=spec.sampling,
-                                        messages=self.chat_messages(item)) for item in items]
-        else:
-            requests = [GenerateRequest(request_id=item.item_id, sampling=spec.sampling, prompt=self.prompt(item))
-                        for item in items]
-        return generate_predictions(engine, requests)
+        return generate_for_items(engine, items, spec.sampling,
+                                  self.chat_messages if spec.use_chat_template else self.prompt)
 
     # ---- scoring ----
 

@@ -33,10 +33,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec, register
-from llmeval_assets.benchmarks.generation import generate_predictions, pass_at_k_metrics, score_code_samples
+from llmeval_assets.benchmarks.generation import generate_for_items, pass_at_k_metrics, score_code_samples
 from llmeval_assets.benchmarks.sources import read_jsonl, require, source_rows
 from llmeval_assets.engine.base import InferenceEngine
-from llmeval_assets.engine.requests import GenerateRequest, Message, Sampling
+from llmeval_assets.engine.requests import Message, Sampling
 from llmeval_assets.sandbox import CodeProgram, split_check_function
 
 STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
@@ -91,16 +91,14 @@ class HumanEval(Benchmark):
 
     def predict(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                 fewshot_pool: Sequence[Item] = ()) -> list[Prediction]:
-        if spec.use_chat_template:
-            # the reply must start with the prefix: render the chat, then continue it as plain text
-            requests = [GenerateRequest(request_id=item.item_id, sampling=spec.sampling,
-                                        prompt=engine.apply_chat_template(self.chat_messages(item))
-                                        + ANSWER_PREFIX.format(prompt=item.data["prompt"]))
-                        for item in items]
-        else:
-            requests = [GenerateRequest(request_id=item.item_id, sampling=spec.sampling, prompt=item.data["prompt"])
-                        for item in items]
-        return generate_predictions(engine, requests)
+        def request_input(item: Item) -> str:
+            if spec.use_chat_template:
+                # the reply must start with the prefix: render the chat, then continue it as plain text
+                return (engine.apply_chat_template(self.chat_messages(item))
+                        + ANSWER_PREFIX.format(prompt=item.data["prompt"]))
+            return item.data["prompt"]
+
+        return generate_for_items(engine, items, spec.sampling, request_input)
 
     # ---- scoring ----
 

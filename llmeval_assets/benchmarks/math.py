@@ -43,7 +43,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec, register
-from llmeval_assets.benchmarks.generation import first_answer, generate_predictions, predictions_by_item
+from llmeval_assets.benchmarks.generation import first_answer, generate_for_items, predictions_by_item
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
     HubSplit,
@@ -55,7 +55,7 @@ from llmeval_assets.benchmarks.sources import (
     unknown_source_error,
 )
 from llmeval_assets.engine.base import InferenceEngine
-from llmeval_assets.engine.requests import GenerateRequest, Sampling
+from llmeval_assets.engine.requests import Message, Sampling
 
 SUBJECTS = ("algebra", "counting_and_probability", "geometry", "intermediate_algebra", "number_theory",
             "prealgebra", "precalculus")
@@ -237,15 +237,14 @@ class MATH(Benchmark):
                             for problem, solution in MINERVA_EXEMPLARS)
         return exemplars + QUESTION_TEMPLATE.format(problem=item.data["problem"])
 
+    def chat_messages(self, item: Item) -> tuple[Message, ...]:
+        """The chat variant's single user turn."""
+        return ({"role": "user", "content": CHAT_TEMPLATE.format(problem=item.data["problem"])},)
+
     def predict(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                 fewshot_pool: Sequence[Item] = ()) -> list[Prediction]:
-        if spec.use_chat_template:
-            requests = [GenerateRequest(request_id=item.item_id, sampling=spec.sampling, messages=(
-                {"role": "user", "content": CHAT_TEMPLATE.format(problem=item.data["problem"])},)) for item in items]
-        else:
-            requests = [GenerateRequest(request_id=item.item_id, sampling=spec.sampling, prompt=self.prompt(item))
-                        for item in items]
-        return generate_predictions(engine, requests)
+        return generate_for_items(engine, items, spec.sampling,
+                                  self.chat_messages if spec.use_chat_template else self.prompt)
 
     # ---- scoring ----
 

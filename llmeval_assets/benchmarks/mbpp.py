@@ -38,7 +38,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec, register
-from llmeval_assets.benchmarks.generation import generate_predictions, pass_at_k_metrics, score_code_samples
+from llmeval_assets.benchmarks.generation import generate_for_items, pass_at_k_metrics, score_code_samples
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
     read_oe_eval_docs,
@@ -47,7 +47,7 @@ from llmeval_assets.benchmarks.sources import (
     source_rows,
 )
 from llmeval_assets.engine.base import InferenceEngine
-from llmeval_assets.engine.requests import GenerateRequest, Sampling
+from llmeval_assets.engine.requests import Sampling
 from llmeval_assets.sandbox import CodeProgram, TestCase
 
 # MBPP prompt-split tasks 2, 3, 4 (google-research/mbpp mbpp.jsonl; the same text as lm-eval
@@ -128,8 +128,7 @@ class MBPP(Benchmark):
 
     def predict(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                 fewshot_pool: Sequence[Item] = ()) -> list[Prediction]:
-        return generate_predictions(engine, [GenerateRequest(request_id=item.item_id, sampling=spec.sampling,
-                                                             prompt=self.prompt(item)) for item in items])
+        return generate_for_items(engine, items, spec.sampling, self.prompt)
 
     # ---- scoring ----
 

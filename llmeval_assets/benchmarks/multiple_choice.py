@@ -16,9 +16,9 @@ from abc import abstractmethod
 from collections.abc import Sequence
 
 from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec
-from llmeval_assets.benchmarks.generation import first_answer, generate_predictions, predictions_by_item
+from llmeval_assets.benchmarks.generation import first_answer, generate_for_items, predictions_by_item
 from llmeval_assets.engine.base import InferenceEngine
-from llmeval_assets.engine.requests import ChoiceRequest, GenerateRequest, LoglikelihoodRequest, Message
+from llmeval_assets.engine.requests import ChoiceRequest, LoglikelihoodRequest, Message
 from llmeval_assets.scoring import choice_letters, extract_choice_letter, score_choices
 
 # Logprob given to the gold / other choices in gold predictions: the gold choice wins acc and acc_norm.
@@ -109,15 +109,13 @@ class MultipleChoiceBenchmark(Benchmark):
     def _predict_generate(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                           shots: dict[str, list[Item]]) -> list[Prediction]:
         prefix = self.answer_prefix(spec)
-        requests = []
-        for item in items:
+
+        def request_input(item: Item) -> str | tuple[Message, ...]:
             messages = tuple(self.chat_messages(item, spec, shots[item.item_id]))
-            if prefix:  # the reply must start with the prefix: render the chat, then continue it as plain text
-                requests.append(GenerateRequest(request_id=item.item_id, sampling=spec.sampling,
-                                                prompt=engine.apply_chat_template(messages) + prefix))
-            else:
-                requests.append(GenerateRequest(request_id=item.item_id, sampling=spec.sampling, messages=messages))
-        return generate_predictions(engine, requests)
+            # the reply must start with the prefix: render the chat, then continue it as plain text
+            return engine.apply_chat_template(messages) + prefix if prefix else messages
+
+        return generate_for_items(engine, items, spec.sampling, request_input)
 
     # ---- scoring ----
 

@@ -50,7 +50,7 @@ from llmeval_assets.benchmarks.base import (
     aggregate_scores,
     register,
 )
-from llmeval_assets.benchmarks.generation import first_answer, generate_predictions, predictions_by_item
+from llmeval_assets.benchmarks.generation import first_answer, generate_for_items, predictions_by_item
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
     HubSplit,
@@ -61,7 +61,7 @@ from llmeval_assets.benchmarks.sources import (
     unknown_source_error,
 )
 from llmeval_assets.engine.base import InferenceEngine
-from llmeval_assets.engine.requests import GenerateRequest, Sampling
+from llmeval_assets.engine.requests import Sampling
 
 SETTINGS = ("cross_file_first", "cross_file_random", "in_file")
 FIXTURE = Path(__file__).parent / "data" / "repobench_fixture.jsonl"
@@ -196,9 +196,7 @@ class RepoBench(Benchmark):
     def predict(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                 fewshot_pool: Sequence[Item] = ()) -> list[Prediction]:
         max_chars = dict(spec.extra)["max_prompt_chars"]
-        return generate_predictions(engine, [GenerateRequest(request_id=item.item_id, sampling=spec.sampling,
-                                                             prompt=build_prompt(item.data, max_chars))
-                                             for item in items])
+        return generate_for_items(engine, items, spec.sampling, lambda item: build_prompt(item.data, max_chars))
 
     # ---- scoring ----
 
