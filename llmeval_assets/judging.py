@@ -35,3 +35,8 @@ class JudgeChoice:
         return " ".join([f"{key}@{revision}" if revision else key,
                          *([f"max_tokens={self.max_tokens}"] if self.max_tokens else []),
                          *(["rating_fallback=likelihood"] if self.rating_fallback else [])])
+
+
+def judge_model_of(description: str) -> str:
+    """The registry key of the judge a `JudgeChoice.describe` text names."""
+    return description.split()[0].split("@")[0]

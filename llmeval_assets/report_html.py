@@ -26,7 +26,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from llmeval_assets.paths import report_dir, results_db_path
-from llmeval_assets.reporting import connect_read_only, judge_note
+from llmeval_assets.reporting import connect_read_only, judge_note, table_columns
 
 NO_RESULTS = "no results yet"
 SMALL_SAMPLE = 30  # below this many items the normal-approximation interval is rough
@@ -86,8 +86,7 @@ def read_report_data(duckdb_path: Path) -> ReportData:
     if duckdb_path.exists():
         con = connect_read_only(duckdb_path)
         try:
-            existing = set(con.execute("select table_name, column_name from information_schema.columns "
-                                       "where table_schema = 'reports'").fetchall())
+            existing = table_columns(con, "reports")
             for name in {table for table, _ in existing} & frames.keys():
                 columns = [c if (name, c) in existing else f"null as {c}" for c in MART_COLUMNS[name]]
                 frames[name] = con.execute(

@@ -8,6 +8,7 @@ from typing import Any
 
 import duckdb
 
+from llmeval_assets.judging import judge_model_of
 from llmeval_assets.paths import report_dir, results_db_path
 from llmeval_assets.storage.lake import ResultsLake
 
@@ -30,13 +31,20 @@ def connect_read_only(path: Path, wait_s: float = 30.0) -> duckdb.DuckDBPyConnec
             time.sleep(0.5)
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, schema: str) -> set[tuple[str, str]]:
+    """(table, column) of every table in `schema`. A results file or mart built by an older llmeval lacks the
+    columns added since, until its next refresh: readers select those as null instead of failing."""
+    return set(con.execute("select table_name, column_name from information_schema.columns where table_schema = ?",
+                           [schema]).fetchall())
+
+
 def judge_note(model: str, judge: str | None) -> str | None:
     """How a judged result was judged, in words, flagging a model that judged its own answers; None when the
-    benchmark has no judge. `judge` is what the partition recorded (evaluation.JudgeChoice.describe)."""
+    benchmark has no judge. `judge` is what the partition recorded (judging.JudgeChoice.describe)."""
     if not judge:
         return None
-    judge_model = judge.split()[0].split("@")[0]
-    self_judged = " (the model judged itself: a smoke test, not a meaningful score)" if judge_model == model else ""
+    self_judged = (" (the model judged itself: a smoke test, not a meaningful score)"
+                   if judge_model_of(judge) == model else "")
     return f"judged by {judge}{self_judged}"
 
 
@@ -55,9 +63,7 @@ def leaderboard_rows(category: str | None = None, path: Path | None = None) -> l
     of other specs are never mixed in)."""
     con = connect_read_only(path or results_db_path())
     with con:
-        # a results file written by an older llmeval has no judge column until its next refresh
-        recorded = con.execute("select count(*) from information_schema.columns where table_schema = 'evals' "
-                               "and table_name = 'partitions' and column_name = 'judge'").fetchone()[0]
+        recorded = ("partitions", "judge") in table_columns(con, "evals")
         query = f"""
             select m.model, m.dataset, m.metric, m.value, m.stderr, m.n, m.is_primary, m.spec_hash,
                    {"nullif(p.judge, '')" if recorded else "null"} as judge

@@ -24,13 +24,13 @@ from llmeval_assets.cli.registry import (
     ModelOption,
     PresetOption,
     SamplesOption,
+    console,
     emit_json,
+    err_console,
     fail,
     load_or_exit,
     partition_statuses,
     plan_or_exit,
-    console,
-    err_console,
     show_plan,
 )
 from llmeval_assets.judging import JudgeChoice

@@ -18,7 +18,6 @@ from llmeval_assets.defs.partitions import models_partitions
 from llmeval_assets.defs.resources import ResultsStore
 from llmeval_assets.defs.weights import model_weights
 from llmeval_assets.engine.resource import EngineResource
-from llmeval_assets.judging import JUDGE_MODEL_ENV, JudgeChoice
 from llmeval_assets.evaluation import (
     CHUNK_SIZE,
     PairSpec,
@@ -28,6 +27,7 @@ from llmeval_assets.evaluation import (
     select_items,
     valid_pair,
 )
+from llmeval_assets.judging import JUDGE_MODEL_ENV, JudgeChoice
 from llmeval_assets.planning import requested_samples
 from llmeval_assets.progress import report as report_progress
 from llmeval_assets.registry import Registry
@@ -122,7 +122,8 @@ def build_evaluation_assets(registry: Registry) -> list[dg.AssetsDefinition]:
             "tensor_parallel_size": entry.tensor_parallel_size, "backend": provenance.backend,
             "backend_version": provenance.backend_version,
             "engine_args": json.dumps(provenance.engine_args, sort_keys=True, default=str),
-            "tokens_in": totals["tokens_in"], "tokens_out": totals["tokens_out"], "samples": totals["samples"], "device": engine.device})
+            "tokens_in": totals["tokens_in"], "tokens_out": totals["tokens_out"], "samples": totals["samples"],
+            "device": engine.device})
 
     @dg.multi_asset(
         name="scores",
@@ -146,7 +147,8 @@ def build_evaluation_assets(registry: Registry) -> list[dg.AssetsDefinition]:
             ctx = ScoringContext(judgment_cache=cache, reasoning_model=reg.models[model].reasoning,
                                  judge_max_tokens=judge.max_tokens, judge_rating_fallback=judge.rating_fallback,
                                  progress=partial(report_progress, f"{model} / {dataset}: scoring"))
-            if pair.benchmark.judged:
+            judged_by = judge.describe(reg, model) if pair.benchmark.judged else ""
+            if judged_by:
                 judge_key = judge.judge_key(reg, model)
                 if judge_key == model:
                     context.log.warning(f"{dataset}: {model} judges its own answers: a smoke test only, not a "
@@ -155,13 +157,13 @@ def build_evaluation_assets(registry: Registry) -> list[dg.AssetsDefinition]:
             metrics = score_pair(pair, chosen, lake, dataset_version=dataset_version, ctx=ctx,
                                  run_id=context.run.run_id,
                                  weights_revision=(lake.weights(model) or {}).get("revision", "unknown"),
-                                 judge=judge.describe(reg, model) if pair.benchmark.judged else "")
+                                 judge=judged_by)
             yield dg.MaterializeResult(
                 asset_key=scores_key(dataset),
                 metadata={"spec_hash": pair.spec_hash, "samples": len(chosen),
                           **{m.name: dg.MetadataValue.float(float(m.value)) for m in metrics},
                           **{f"{m.name}_stderr": dg.MetadataValue.float(float(m.stderr or 0.0)) for m in metrics},
-                          **({"judge": judge.describe(reg, model)} if pair.benchmark.judged else {})})
+                          **({"judge": judged_by} if judged_by else {})})
             yield from plausibility_checks(context, lake, pair, metrics, len(chosen))
 
     return [predictions, scores]
