@@ -29,6 +29,7 @@ from llmeval_assets.evaluation import PartitionStatus, partition_status
 from llmeval_assets.instance import get_instance
 from llmeval_assets.judging import JudgeChoice
 from llmeval_assets.planning import build_plan
+from llmeval_assets.profiles import ProfileChoice
 from llmeval_assets.registry import Registry
 from llmeval_assets.reporting import reports_out_of_date
 
@@ -41,13 +42,15 @@ class EvaluationFailed(RuntimeError):
 
 
 def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, judge: JudgeChoice = JudgeChoice(),
-                      chunk_size: int | None = None, log: Callable[[str], Any] = print, log_level: str = "INFO",
+                      choice: ProfileChoice = ProfileChoice(), chunk_size: int | None = None,
+                      log: Callable[[str], Any] = print, log_level: str = "INFO",
                       engine: EngineResource | None = None, **selection: Any) -> dict[str, Any]:
-    plan = build_plan(registry, **selection)
+    plan = build_plan(registry, choice=choice, **selection)
     samples = selection.get("samples")
     store = ResultsStore(registry_dir=str(registry_dir) if registry_dir else None)
     lake = store.lake
-    statuses = [partition_status(registry, lake, p.model, p.dataset, samples, judge) for p in plan.partitions]
+    statuses = [partition_status(registry, lake, p.model, p.dataset, choice, samples, judge,
+                                 preset=selection.get("preset")) for p in plan.partitions]
     work: dict[str, list[PartitionStatus]] = {}
     for status in statuses:
         if status.status != "fresh":
@@ -74,15 +77,15 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
         _execute(defs, SNAPSHOT_JOB, instance, summary, run_config=quiet,
                  asset_selection=[dg.AssetKey(f"dataset_{d}") for d in snapshots])
 
-    config = {"samples": samples, "judge_model": judge.model, "judge_max_tokens": judge.max_tokens,
-              "judge_rating_fallback": judge.rating_fallback,
+    config = {"samples": samples, **choice.as_config_fields(), "judge_model": judge.model,
+              "judge_max_tokens": judge.max_tokens, "judge_rating_fallback": judge.rating_fallback,
               **({"chunk_size": chunk_size} if chunk_size else {})}
     run_config = {"ops": {op: {"config": config} for op in ("predictions", "scores")}}
     for model, model_work in sorted(work.items()):
         for s in model_work:
             log(f"{model} / {s.dataset}: {s.status} ({'; '.join(s.reasons)})")
         # the same run the sensor would ask for
-        request = model_run_request(registry, model, model_work, run_key_prefix="cli")
+        request = model_run_request(registry, model, model_work, run_key_prefix="cli", profile=choice)
         _execute(defs, EVALUATE_JOB, instance, summary, partition_key=model, run_config={**run_config, **quiet},
                  tags=request.tags, asset_selection=request.asset_selection)
     log("refreshing the DuckDB tables, the dbt reports and the HTML report")

@@ -1,11 +1,14 @@
-"""What an evaluation would run: the (model, dataset) partitions of a selection, samples per partition, GPUs and
-memory per model, request counts and a rough time estimate. Pure registry logic (no Dagster, no engine), so
-`llmeval plan` answers instantly; the pipeline adds each partition's freshness (fresh / stale / missing)."""
+"""What an evaluation would run: the (model, dataset) partitions of a selection with the profile and variant each
+runs under, samples per partition, GPUs and memory per model, request counts and a rough time estimate. Registry
+and benchmark logic only (no Dagster, no engine), so `llmeval plan` answers instantly; the pipeline adds each
+partition's freshness (fresh / stale / missing)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from llmeval_assets.evaluation import EvaluationError, resolve_evaluation, wanted_samples
+from llmeval_assets.profiles import ProfileChoice
 from llmeval_assets.registry import Pair, Registry, UnknownNameError
 from llmeval_assets.registry.hardware import check_fit
 
@@ -26,6 +29,12 @@ class PlannedPartition:
     optional: bool
     requests: int
     est_seconds: float
+    profile: str  # what its results are stored under (a profile name, or name~digest with run-level overrides)
+    profile_label: str
+    variant: str
+    num_fewshot: int
+    chat_template: bool
+    conflicts: tuple[str, ...] = ()  # category settings the variant fixes otherwise (the variant's are kept)
 
 
 @dataclass(frozen=True)
@@ -128,16 +137,10 @@ def selected_pairs(registry: Registry, category: str | None, model: str | None, 
     return pairs, list(dict.fromkeys(skipped))
 
 
-def requested_samples(registry: Registry, pair: Pair, samples: int | None) -> int:
-    """--samples, else the owning category's sample_limit, else the whole dataset; never more than it has."""
-    ds = registry.datasets[pair.dataset]
-    limit = samples or registry.settings_for(pair).sample_limit or ds.n_items or 0
-    return min(limit, ds.n_items) if ds.n_items else limit
-
-
 def build_plan(registry: Registry, *, category: str | None = None, model: str | None = None,
                dataset: str | None = None, samples: int | None = None, preset: str | None = None,
-               include_optional: bool = False, gpu: str | None = None, everything: bool = False) -> Plan:
+               include_optional: bool = False, gpu: str | None = None, everything: bool = False,
+               choice: ProfileChoice = ProfileChoice()) -> Plan:
     if samples is not None and samples <= 0:
         raise PlanError(f"--samples must be positive (got {samples})")
     gpu_name = gpu or registry.hardware.default_gpu
@@ -151,10 +154,17 @@ def build_plan(registry: Registry, *, category: str | None = None, model: str | 
     by_model: dict[str, list[PlannedPartition]] = {}
     for pair in pairs:
         ds = registry.datasets[pair.dataset]
-        n = requested_samples(registry, pair, samples)
+        try:
+            evaluation = resolve_evaluation(registry, pair.model, pair.dataset, choice)
+        except EvaluationError as exc:
+            raise PlanError(str(exc)) from None
+        n = wanted_samples(registry, evaluation, samples, ds.n_items)
         requests = round(n * ds.estimate.requests_per_item)
+        spec = evaluation.spec
         part = PlannedPartition(pair.model, pair.dataset, n, pair.category, pair.optional, requests,
-                                _partition_seconds(registry, pair.model, pair.dataset, n))
+                                _partition_seconds(registry, pair.model, pair.dataset, n), evaluation.profile,
+                                evaluation.profile_label, evaluation.variant, spec.num_fewshot,
+                                spec.use_chat_template, evaluation.conflicts)
         by_model.setdefault(pair.model, []).append(part)
         plan.partitions.append(part)
 

@@ -4,7 +4,8 @@ file named by its content hash, and recorded as the dataset's current version.""
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,9 @@ def build_snapshot(registry: Registry, dataset: str, lake: ResultsLake, source: 
     lake.set_current_snapshot(dataset, {
         "dataset": dataset, "content_hash": info.content_hash, "path": str(info.path), "rows": info.rows,
         "test_items": sum(item.split == "test" for item in items),
-        "source": source, "created_at": datetime.now(timezone.utc).isoformat()})
+        # a hand-built stand-in for data that cannot be had here (RepoBench offline): reports say so
+        "fixture": any(bool(item.data.get("fixture")) for item in items),
+        "source": source, "created_at": datetime.now(UTC).isoformat()})
     return info
 
 
@@ -57,4 +60,19 @@ def current_items(lake: ResultsLake, dataset: str) -> tuple[list[Item], str]:
     if record is None:
         raise FileNotFoundError(f"dataset {dataset!r} has no snapshot yet; materialize dataset_{dataset} "
                                 f"(or run `llmeval snapshot --dataset {dataset}`)")
-    return read_snapshot(Path(record["path"]), dataset), record["content_hash"]
+    return snapshot_items(record), record["content_hash"]
+
+
+def items_of_version(dataset: str, version: str) -> list[Item]:
+    """The items of a dataset's snapshot `version` (its content hash), wherever the current record points."""
+    return _read_cached(str(datasets_cache_dir() / dataset / f"{version}.parquet"), dataset)
+
+
+def snapshot_items(record: dict[str, Any]) -> list[Item]:
+    """The items of a snapshot record (read once per process: a snapshot file never changes under its hash)."""
+    return _read_cached(record["path"], record["dataset"])
+
+
+@lru_cache(maxsize=16)
+def _read_cached(path: str, dataset: str) -> list[Item]:
+    return read_snapshot(Path(path), dataset)

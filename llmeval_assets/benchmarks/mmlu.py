@@ -35,6 +35,7 @@ subject accuracies, the number lm-eval's `mmlu` group and the Llama card's macro
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from llmeval_assets.benchmarks.base import Item, MetricValue, SampleScore, TaskSpec, aggregate_scores, register
@@ -81,9 +82,9 @@ CHAT_TEMPLATE = (
 ANSWER_PREFIX = "The best answer is"
 
 
-def _fewshot_ids() -> tuple[str, ...]:
-    # lm-eval's `first_n` sampler over the dev split: the subject's first five dev questions
-    return tuple(f"{subject}/dev/{index}" for subject in SUBJECTS for index in range(SHOTS_PER_SUBJECT))
+def _fewshot_ids(per_subject: int = SHOTS_PER_SUBJECT) -> tuple[str, ...]:
+    # lm-eval's `first_n` sampler over the dev split: the subject's first dev questions
+    return tuple(f"{subject}/dev/{index}" for subject in SUBJECTS for index in range(per_subject))
 
 
 @register
@@ -148,7 +149,18 @@ class MMLU(MultipleChoiceBenchmark):
             sampling=Sampling(max_tokens=10, temperature=0.0) if chat else Sampling(),
             extraction="first-standalone-letter/v1" if chat else "argmax-logprob/v1",
             metrics=("acc",),
+            # the card reports the macro average; lm-eval's `mmlu` group weights subjects by size (micro)
+            primary_metric="acc_macro" if chat else "acc",
+            reference=("Llama 3.1 model card (lm-eval mmlu_llama)" if chat else
+                       f"lm-evaluation-harness mmlu, num_fewshot={num_fewshot}"),
         )
+
+    def max_fewshot(self, spec: TaskSpec) -> int | None:
+        return SHOTS_PER_SUBJECT  # the dev split holds five questions per subject
+
+    def adjust_spec(self, spec: TaskSpec) -> TaskSpec:
+        # exemplars are each subject's first dev questions: as many ids as the spec shows per subject
+        return replace(spec, fewshot_ids=_fewshot_ids(spec.num_fewshot) if spec.num_fewshot else ())
 
     def context(self, item: Item, spec: TaskSpec, fewshot: Sequence[Item]) -> str:
         exemplars = "".join(f"{self._question(shot)} {LETTERS[shot.data['gold']]}\n\n" for shot in fewshot)

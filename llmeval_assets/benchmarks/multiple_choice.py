@@ -15,7 +15,15 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Sequence
 
-from llmeval_assets.benchmarks.base import Benchmark, Item, Prediction, SampleScore, ScoringContext, TaskSpec
+from llmeval_assets.benchmarks.base import (
+    Benchmark,
+    Item,
+    Prediction,
+    SampleScore,
+    ScoringContext,
+    TaskSpec,
+    draw_fewshot,
+)
 from llmeval_assets.benchmarks.generation import first_answer, generate_for_items, predictions_by_item
 from llmeval_assets.engine.base import InferenceEngine
 from llmeval_assets.engine.requests import ChoiceRequest, LoglikelihoodRequest, Message
@@ -48,7 +56,11 @@ class MultipleChoiceBenchmark(Benchmark):
 
     def fewshot_for(self, item: Item, spec: TaskSpec, pool: dict[str, Item]) -> list[Item]:
         """The item's exemplars: those of spec.fewshot_ids in the item's group (MMLU: the item's subject), in
-        spec order."""
+        spec order; a variant without fixed ids (or a run's exemplar file) draws them (base.draw_fewshot)."""
+        if spec.num_fewshot == 0:
+            return []
+        if not spec.fewshot_ids or spec.fewshot_source:
+            return draw_fewshot(self.name, item, list(pool.values()), spec)
         missing = [i for i in spec.fewshot_ids if i not in pool]
         if missing:
             raise KeyError(f"{self.name}: few-shot item {missing[0]!r} is not in the few-shot pool "
@@ -137,9 +149,14 @@ class MultipleChoiceBenchmark(Benchmark):
                                target=target, group=item.group, explanation=reason)
         result = score_choices(prediction.logprobs, self.choice_lengths(item, spec), gold)
         values = {"acc": result.acc, "acc_norm": result.acc_norm}
+        answers = {"acc": choices[result.pred], "acc_norm": choices[result.pred_norm]}
         return SampleScore(item_id=item.item_id, values={m: values[m] for m in spec.metrics},
-                           answer=choices[result.pred], target=target, group=item.group,
-                           explanation=f"pred={result.pred} pred_norm={result.pred_norm} gold={gold}")
+                           answer=answers[spec.primary_metric] if spec.primary_metric in answers else answers["acc"],
+                           answers={m: answers[m] for m in spec.metrics if m in answers},
+                           target=target, group=item.group,
+                           explanation=f"acc picks choice {result.pred}, acc_norm (per character) picks "
+                                       f"{result.pred_norm}; gold is {gold}; log-likelihoods "
+                                       + ", ".join(f"{lp:.3f}" for lp in prediction.logprobs))
 
     def _score_letter(self, item: Item, prediction: Prediction, spec: TaskSpec, reasoning_model: bool) -> SampleScore:
         letters = choice_letters(len(item.data["choices"]))

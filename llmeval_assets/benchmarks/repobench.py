@@ -189,7 +189,8 @@ class RepoBench(Benchmark):
                             "# Path: {file_path}\\n{import_statement}\\n{cropped_code}\\n",
             num_fewshot=0, fewshot_ids=(), use_chat_template=False, request_kind="generate",
             sampling=Sampling(max_tokens=128, temperature=0.2, top_p=0.95),
-            extraction="first-non-comment-line/v1", metrics=METRICS,
+            extraction="first-non-comment-line/v1", metrics=METRICS, primary_metric="exact_match",
+            reference="RepoBench v1.1 Python next-line completion (Liu et al. 2023)",
             extra=(("max_prompt_chars", MAX_PROMPT_CHARS),),
         )
 

@@ -15,15 +15,26 @@ from rich.table import Table
 
 from llmeval_assets.cli.registry import (
     CategoryOption,
+    ChatTemplateOption,
     DatasetOption,
+    DtypeOption,
     EverythingOption,
+    FewshotFromOption,
+    GenKwargsOption,
     IncludeOptionalOption,
+    ItemsOption,
     JudgeMaxTokensOption,
     JudgeOption,
     JudgeRatingFallbackOption,
+    LimitOption,
     ModelOption,
+    NumFewshotOption,
     PresetOption,
+    ProfileOption,
     SamplesOption,
+    SeedOption,
+    SystemInstructionOption,
+    VariantOption,
     console,
     emit_json,
     err_console,
@@ -31,6 +42,7 @@ from llmeval_assets.cli.registry import (
     load_or_exit,
     partition_statuses,
     plan_or_exit,
+    profile_choice_or_exit,
     show_plan,
 )
 from llmeval_assets.judging import JudgeChoice
@@ -66,6 +78,12 @@ def register(app: typer.Typer) -> None:
                  everything: bool = EverythingOption,
                  judge: Optional[str] = JudgeOption, judge_max_tokens: Optional[int] = JudgeMaxTokensOption,
                  judge_rating_fallback: bool = JudgeRatingFallbackOption,
+                 profile: Optional[str] = ProfileOption, variant: Optional[str] = VariantOption,
+                 num_fewshot: Optional[int] = NumFewshotOption, chat_template: Optional[bool] = ChatTemplateOption,
+                 system_instruction: Optional[str] = SystemInstructionOption,
+                 gen_kwargs: Optional[str] = GenKwargsOption, dtype: Optional[str] = DtypeOption,
+                 limit: Optional[int] = LimitOption, items: Optional[Path] = ItemsOption,
+                 fewshot_from: Optional[Path] = FewshotFromOption, seed: Optional[int] = SeedOption,
                  chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1,
                                                           help="Requests per engine call; each finished chunk is "
                                                                "stored, so a crash loses at most one"),
@@ -78,14 +96,16 @@ def register(app: typer.Typer) -> None:
         selection = dict(category=category, model=model, dataset=dataset, samples=samples, preset=preset,
                          include_optional=include_optional, everything=everything)
         judging = JudgeChoice(judge, judge_max_tokens, judge_rating_fallback)
+        choice = profile_choice_or_exit(profile, variant, num_fewshot, chat_template, system_instruction,
+                                        gen_kwargs, dtype, limit, items, fewshot_from, seed)
         if dry_run:  # the seed's flag: print the plan and stop
-            return show_plan(reg, as_json=as_json, status=True, judge=judging, **selection)
+            return show_plan(reg, as_json=as_json, status=True, judge=judging, choice=choice, **selection)
         from llmeval_assets.paths import lake_dir
         from llmeval_assets.reporting import reports_out_of_date
         from llmeval_assets.storage.lake import ResultsLake
 
-        plan = plan_or_exit(reg, **selection)
-        statuses = partition_statuses(reg, plan.as_dict()["partitions"], samples, judging)
+        plan = plan_or_exit(reg, choice=choice, **selection)
+        statuses = partition_statuses(reg, plan.as_dict()["partitions"], samples, judging, choice, preset)
         if all(s["status"] == "fresh" for s in statuses) and not reports_out_of_date(ResultsLake(lake_dir())):
             # answered without starting Dagster or an engine
             console.print(f"all {len(statuses)} partitions are fresh: nothing to run", highlight=False)
@@ -98,7 +118,7 @@ def register(app: typer.Typer) -> None:
             os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning")
         try:
             with progress_bars():
-                summary = launch_evaluation(reg, registry_dir=registry, judge=judging,
+                summary = launch_evaluation(reg, registry_dir=registry, judge=judging, choice=choice,
                                             chunk_size=chunk_size,
                                             log=console.print, log_level="DEBUG" if verbose else "WARNING",
                                             **selection)

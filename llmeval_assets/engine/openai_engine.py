@@ -101,6 +101,10 @@ class OpenAIEngine(InferenceEngine):
     def provenance(self) -> Provenance:
         return self._provenance
 
+    def tokenizer_fingerprint(self) -> dict[str, Any]:
+        # the server tokenizes and renders chat templates; what it serves is all this side can name
+        return {"served_model": self.model, "base_url": self.base_url}
+
     # ----------------------------------------------------------------------------------------------- requests
 
     def generate(self, requests: Sequence[GenerateRequest]) -> list[GenerateResult]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -37,23 +37,24 @@ class EngineResource(dg.ConfigurableResource):
     constructions: ClassVar[Counter[str]] = Counter()  # engines built per model key, process-wide
 
     _engine: InferenceEngine | None = PrivateAttr(default=None)
-    _engine_key: str | None = PrivateAttr(default=None)
+    _engine_key: tuple[str, str | None] | None = PrivateAttr(default=None)
 
-    def get_engine(self, model: str) -> InferenceEngine:
-        """The engine of `model` (a registry key or alias), loading it if it is not the current one. Raises
-        UnknownModelError for a name the registry does not know, EngineError when the model cannot be loaded."""
+    def get_engine(self, model: str, dtype: str | None = None) -> InferenceEngine:
+        """The engine of `model` (a registry key or alias) in `dtype` (None: the resource's, else the model's own),
+        loading it if it is not the current one. Raises UnknownModelError for a name the registry does not know,
+        EngineError when the model cannot be loaded."""
         from llmeval_assets.registry import load_registry
 
         registry = load_registry(self.registry_dir)
         key = registry.resolve_model(model)
-        if self._engine is not None and self._engine_key == key:
+        if self._engine is not None and self._engine_key == (key, dtype):
             return self._engine
         self.close()
         if self.device == "cpu":
             # vLLM's CPU backend otherwise pins its worker's threads to fixed cores: on a small or shared machine
             # one busy neighbour then starves the whole evaluation
             os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
-        settings = self.engine_settings(registry.engine_settings(key, self.preset))
+        settings = self.engine_settings(registry.engine_settings(key, self.preset), dtype)
         if self.backend == "openai":
             engine = self._openai_engine(key, registry.models[key].hf_id)
         else:
@@ -63,17 +64,31 @@ class EngineResource(dg.ConfigurableResource):
             checkpoint = resolve_checkpoint(key, registry.models[key], registry.root)
             engine = VLLMEngine(settings, checkpoint)
         type(self).constructions[key] += 1
-        self._engine, self._engine_key = engine, key
+        self._engine, self._engine_key = engine, (key, dtype)
         return engine
 
-    def engine_settings(self, settings: EngineSettings) -> EngineSettings:
-        """The registry's settings with this resource's device and dtype applied."""
+    def engine_settings(self, settings: EngineSettings, dtype: str | None = None) -> EngineSettings:
+        """The registry's settings with this resource's device applied, and `dtype` (else the resource's)."""
         overrides: dict[str, object] = {}
         if self.device == "cpu":
             overrides.update(gpu_memory_utilization=self.cpu_memory_fraction, enforce_eager=True)
-        if self.dtype:
-            overrides["dtype"] = self.dtype
+        if dtype or self.dtype:
+            overrides["dtype"] = dtype or self.dtype
         return settings.with_overrides(**overrides)
+
+    def fingerprint(self, model: str, dtype: str | None = None) -> dict[str, Any]:
+        """The engine fingerprint (llmeval_assets.identity) `get_engine(model, dtype)` loads, without loading it."""
+        from llmeval_assets.engine.fingerprint import engine_fingerprint, installed_backend
+        from llmeval_assets.registry import load_registry
+
+        registry = load_registry(self.registry_dir)
+        key = registry.resolve_model(model)
+        settings = self.engine_settings(registry.engine_settings(key, self.preset), dtype)
+        if self.backend == "openai":
+            return {"backend": "openai", "backend_version": self.openai_base_url or "", "device": "server",
+                    "model": self.openai_model or registry.models[key].hf_id or key}
+        _, backend, version = installed_backend()
+        return engine_fingerprint(settings, backend=backend, backend_version=version, device=self.device)
 
     def _openai_engine(self, key: str, hf_id: str | None) -> InferenceEngine:
         from llmeval_assets.engine.openai_engine import OpenAIEngine
@@ -90,7 +105,7 @@ class EngineResource(dg.ConfigurableResource):
 
     @property
     def current_model(self) -> str | None:
-        return self._engine_key
+        return self._engine_key[0] if self._engine_key else None
 
     def close(self) -> None:
         """Shut the current engine down (frees GPU memory); the next get_engine loads again."""

@@ -110,6 +110,11 @@ class VLLMEngine(InferenceEngine):
     def provenance(self) -> Provenance:
         return self._provenance
 
+    def tokenizer_fingerprint(self) -> dict[str, Any]:
+        from llmeval_assets.engine.fingerprint import tokenizer_fingerprint
+
+        return tokenizer_fingerprint(self.checkpoint.path)
+
     @property
     def max_model_len(self) -> int:
         return self.settings.max_model_len

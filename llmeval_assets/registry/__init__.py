@@ -1,4 +1,4 @@
-"""The registry: models, categories, datasets, presets and GPU types, loaded from registry/*.yaml and validated as a
+"""The registry: models, categories, datasets, presets, evaluation profiles and GPU types, loaded from registry/*.yaml and validated as a
 whole on every load. `load_registry()` returns a complete, consistent `Registry` or raises `RegistryError` listing
 every problem (file, key, field, what is wrong)."""
 
@@ -20,11 +20,13 @@ from llmeval_assets.registry.schema import (
     HardwareEntry,
     ModelEntry,
     PresetEntry,
+    ProfileEntry,
 )
 from llmeval_assets.registry.validate import (
     build_aliases,
     check_categories,
     check_models,
+    check_profiles,
     did_you_mean,
     uncategorized_warnings,
 )
@@ -73,6 +75,7 @@ class Registry:
     categories: dict[str, CategoryEntry]
     datasets: dict[str, DatasetEntry]
     presets: dict[str, PresetEntry]
+    profiles: dict[str, ProfileEntry]
     hardware: HardwareEntry
     model_aliases: dict[str, str]
     dataset_aliases: dict[str, str]
@@ -88,6 +91,9 @@ class Registry:
 
     def resolve_category(self, name: str) -> str:
         return _resolve(name, self.categories, {}, "category", "categories")
+
+    def resolve_profile(self, name: str) -> str:
+        return _resolve(name, self.profiles, {}, "profile", "profiles")
 
     def resolve_preset(self, name: str | None, model_key: str | None = None) -> str:
         chosen = name or (self.models[model_key].preset if model_key else "balanced")
@@ -120,6 +126,12 @@ class Registry:
     def settings_for(self, pair: Pair) -> GenerationSettings:
         return self.categories[pair.category].settings
 
+    def requested_samples(self, pair: Pair, samples: int | None = None) -> int:
+        """--samples, else the owning category's sample_limit, else the whole dataset; never more than it has."""
+        ds = self.datasets[pair.dataset]
+        limit = samples or self.settings_for(pair).sample_limit or ds.n_items or 0
+        return min(limit, ds.n_items) if ds.n_items else limit
+
     # --- engine ------------------------------------------------------------------------------------------------
     def engine_settings(self, model_key: str, preset: str | None = None) -> EngineSettings:
         key = self.resolve_model(model_key)
@@ -137,6 +149,7 @@ def load_registry(registry_dir: Path | str | None = None) -> Registry:
     categories = parse_entries(REGISTRY_FILES["categories"], raw["categories"], CategoryEntry, problems)
     datasets = parse_entries(REGISTRY_FILES["datasets"], raw["datasets"], DatasetEntry, problems)
     presets = parse_entries(REGISTRY_FILES["presets"], raw["presets"], PresetEntry, problems)
+    profiles = parse_entries(REGISTRY_FILES["profiles"], raw["profiles"], ProfileEntry, problems)
     hardware = parse_single(REGISTRY_FILES["hardware"], raw["hardware"], HardwareEntry, problems) \
         if raw["hardware"] else None
     if hardware is not None and hardware.default_gpu not in hardware.gpus:
@@ -150,6 +163,7 @@ def load_registry(registry_dir: Path | str | None = None) -> Registry:
     dataset_aliases = build_aliases(datasets, REGISTRY_FILES["datasets"], problems)
     check_models(models, presets, hardware, problems)
     check_categories(categories, models, datasets, dataset_aliases, problems)
+    check_profiles(profiles, categories, datasets, problems)
     if problems:
         raise RegistryError(root, problems)
 
@@ -157,7 +171,8 @@ def load_registry(registry_dir: Path | str | None = None) -> Registry:
     for filename in REGISTRY_FILES.values():
         digest.update(filename.encode() + b"\0" + (root / filename).read_bytes())
     return Registry(
-        root=root, models=models, categories=categories, datasets=datasets, presets=presets, hardware=hardware,
+        root=root, models=models, categories=categories, datasets=datasets, presets=presets, profiles=profiles,
+        hardware=hardware,
         model_aliases=model_aliases, dataset_aliases=dataset_aliases,
         warnings=tuple(uncategorized_warnings(categories, models)), digest=digest.hexdigest(),
     )

@@ -15,6 +15,7 @@ REGISTRY_FILES = {
     "categories": "categories.yaml",
     "datasets": "datasets.yaml",
     "presets": "presets.yaml",
+    "profiles": "profiles.yaml",
     "hardware": "hardware.yaml",
 }
 

@@ -118,6 +118,7 @@ class GenerationSettings(Strict):
 
 class CategoryEntry(Strict):
     description: str
+    profile: str = "default"  # the evaluation profile its runs use (profiles.yaml); a run may choose another
     priority: Literal["high", "medium", "low"] = "medium"
     models: tuple[str, ...]
     primary_datasets: tuple[str, ...]
@@ -127,6 +128,43 @@ class CategoryEntry(Strict):
     # here, with the reason shown by `llmeval models`.
     removed_models: dict[str, str] = Field(default_factory=dict)
     key_metrics: tuple[str, ...] = ()
+
+
+class GenerationOverrides(Strict):
+    """Generation settings a profile forces on a benchmark (every request, over the variant's own values)."""
+
+    max_tokens: PositiveInt | None = None
+    temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
+    top_p: Fraction | None = None
+    n: PositiveInt | None = None
+    stop: tuple[str, ...] | None = None
+    seed: int | None = None
+
+    def items(self) -> tuple[tuple[str, object], ...]:
+        return tuple(sorted((k, v) for k, v in self.model_dump().items() if v is not None))
+
+
+class BenchmarkProfile(Strict):
+    """How a profile runs one benchmark. None: the variant's own value."""
+
+    variant: str | None = None
+    num_fewshot: Annotated[int, Field(ge=0)] | None = None
+    chat_template: bool | None = None
+    system_instruction: str | None = None
+    gen_kwargs: GenerationOverrides = GenerationOverrides()
+
+
+class ProfileEntry(Strict):
+    """A named way of running the benchmarks, usually the settings of a published reference. Part of a result's
+    identity: results of two profiles coexist and are never ranked together."""
+
+    description: str
+    reference: str  # what it reproduces
+    # the variant of a benchmark the profile does not name: "by_model" gives instruct models the benchmark's chat
+    # variant and base models its harness variant; "harness" and "chat" give every model that one
+    variants: Literal["by_model", "harness", "chat"] = "by_model"
+    dtype: DType | None = None  # engine dtype for every model (None: each model's own)
+    benchmarks: dict[str, BenchmarkProfile] = Field(default_factory=dict)  # by benchmark module name
 
 
 class RequestKind(str, Enum):

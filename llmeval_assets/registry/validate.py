@@ -15,10 +15,12 @@ from llmeval_assets.registry.schema import (
     HardwareEntry,
     ModelEntry,
     PresetEntry,
+    ProfileEntry,
     RequestKind,
 )
 
-MODELS, CATEGORIES, DATASETS = "models.yaml", "categories.yaml", "datasets.yaml"
+MODELS, CATEGORIES, DATASETS, PROFILES = "models.yaml", "categories.yaml", "datasets.yaml", "profiles.yaml"
+DEFAULT_PROFILE = "default"
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
@@ -156,6 +158,26 @@ def capability_problems(category: str, key: str, model: ModelEntry, needs: set[R
     return [Problem(CATEGORIES, category, "models",
                     f"{key!r} is a {model.kind.value} model but {', '.join(needing)} need {what}; move it to "
                     f"removed_models with the reason")]
+
+
+def check_profiles(profiles: dict[str, ProfileEntry], categories: dict[str, CategoryEntry],
+                   datasets: dict[str, DatasetEntry], problems: list[Problem]) -> None:
+    """The default profile exists, categories name known profiles, and a profile names only benchmarks some
+    dataset runs (whether a variant and its settings are possible is checked by the benchmarks themselves, see
+    llmeval_assets.evaluation.profile_problems)."""
+    if DEFAULT_PROFILE not in profiles:
+        problems.append(Problem(PROFILES, "", "", f"the {DEFAULT_PROFILE!r} profile is missing (categories that "
+                                                  "name no profile use it)"))
+    for name, cat in categories.items():
+        if cat.profile not in profiles:
+            problems.append(Problem(CATEGORIES, name, "profile", f"unknown profile {cat.profile!r}"
+                                                                 f"{did_you_mean(cat.profile, profiles)}"))
+    benchmarks = {d.benchmark for d in datasets.values() if d.benchmark}
+    for name, profile in profiles.items():
+        for benchmark in profile.benchmarks:
+            if benchmark not in benchmarks:
+                problems.append(Problem(PROFILES, name, f"benchmarks.{benchmark}",
+                                        f"no dataset runs benchmark {benchmark!r}{did_you_mean(benchmark, benchmarks)}"))
 
 
 def uncategorized_warnings(categories: dict[str, CategoryEntry], models: dict[str, ModelEntry]) -> list[str]:

@@ -6,7 +6,10 @@ Pure functions over plain floats, no numpy needed by callers. Conventions (all d
 - when items come in groups (MMLU subjects, MT-Bench categories, the several samples of one HumanEval task),
   items of a group are not independent and the plain formula is too optimistic: use the clustered one;
 - p-values use the normal approximation (two-sided), adequate for the hundreds-to-thousands of items of these
-  benchmarks; with few clusters (< ~30) read them as indicative only.
+  benchmarks; with few clusters (< ~30) read them as indicative only;
+- 95% intervals of a proportion (every value 0 or 1) are Wilson score intervals, widened to the normal interval of
+  the (clustered) standard error where that is wider, so they never collapse to a point at 0% or 100%; other means
+  get mean +- 1.96 standard errors, clipped to the metric's range; no standard error, no interval.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+
+Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,8 @@ def clustered_mean_stderr(values: Sequence[float], clusters: Sequence[Hashable])
 def macro_mean_stderr(values: Sequence[float], groups: Sequence[Hashable]) -> MeanEstimate:
     """Unweighted mean of per-group means (MMLU's macro average: every subject counts the same), and its standard
     error treating groups as independent: Var = sum_g Var(mean_g) / G^2, each Var(mean_g) = s_g^2 / n_g.
-    A group with a single item contributes no variance."""
+    The standard error is undefined (None) when a group has a single item: its variance cannot be estimated, and
+    counting it as zero would understate the error."""
     if len(values) != len(groups):
         raise ValueError(f"{len(values)} values but {len(groups)} group labels")
     by_group: dict[Hashable, list[float]] = {}
@@ -91,8 +97,35 @@ def macro_mean_stderr(values: Sequence[float], groups: Sequence[Hashable]) -> Me
     estimates = [mean_stderr(group_values) for group_values in by_group.values()]
     g = len(estimates)
     mean = math.fsum(e.mean for e in estimates) / g
+    if any(e.stderr is None for e in estimates):
+        return MeanEstimate(mean, None, len(values), g)
     variance = math.fsum((e.stderr or 0.0) ** 2 for e in estimates) / (g * g)
     return MeanEstimate(mean, math.sqrt(variance), len(values), g)
+
+
+def wilson_interval(successes: float, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval of a proportion: at 0 or n successes it still has width (e.g. 0/10 -> [0, 0.28])."""
+    if n <= 0:
+        raise ValueError("an interval of no trials")
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def interval_95(values: Sequence[float], mean: float, stderr: float | None,
+                value_min: float = -math.inf, value_max: float = math.inf) -> tuple[float | None, float | None]:
+    """The 95% interval of a metric's mean (see the module docstring for the rules)."""
+    normal = None if stderr is None else (mean - Z_95 * stderr, mean + Z_95 * stderr)
+    if values and all(v in (0.0, 1.0) for v in values):
+        low, high = wilson_interval(math.fsum(values), len(values))
+        if normal is not None:
+            low, high = min(low, normal[0]), max(high, normal[1])
+        return max(low, 0.0), min(high, 1.0)
+    if normal is None:
+        return None, None
+    return max(normal[0], value_min), min(normal[1], value_max)
 
 
 def paired_comparison(a: Sequence[float], b: Sequence[float],
