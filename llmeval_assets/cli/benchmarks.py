@@ -56,7 +56,7 @@ def verify_dataset(dataset: str, benchmark: Any, variant: str, offline_args: dic
 
     spec = benchmark.task_spec(variant)
     items = [item for item in benchmark.load_items("offline", **offline_args) if item.split == "test"]
-    row: dict[str, Any] = {"dataset": dataset, "variant": variant, "spec_hash": spec.spec_hash, "n": len(items)}
+    row: dict[str, Any] = {"dataset": dataset, "variant": variant, "n": len(items)}
     if not benchmark.has_gold:
         return {**row, "gold_score": None, "empty_score": None, "ok": True,
                 "note": "not applicable: no reference answers (judge-scored)"}

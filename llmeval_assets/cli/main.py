@@ -12,6 +12,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # help texts are plain text: with rich markup, "[[rating]]" or "[a|b]" would be eaten as tags
+    rich_markup_mode=None,
 )
 
 # Each module defines `register(app)`; the order is the order of `llmeval --help`.

@@ -4,10 +4,11 @@ report (the leaderboard from DuckDB), ui."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -27,6 +28,7 @@ from llmeval_assets.cli.registry import (
     JudgeOption,
     JudgeRatingFallbackOption,
     LimitOption,
+    ModelArgsOption,
     ModelOption,
     NumFewshotOption,
     PresetOption,
@@ -35,6 +37,7 @@ from llmeval_assets.cli.registry import (
     SeedOption,
     SystemInstructionOption,
     VariantOption,
+    adhoc_model_or_exit,
     console,
     emit_json,
     err_console,
@@ -50,10 +53,19 @@ from llmeval_assets.judging import JudgeChoice
 
 @contextmanager
 def progress_bars() -> Iterator[None]:
-    """A terminal progress bar per long step (engine load, inference per dataset, scoring) while runs execute in
-    this process."""
+    """Progress of each long step (engine load, inference per dataset, scoring) while runs execute in this process:
+    bars on a terminal; elsewhere (CI logs, `make demo > log`) one line per update, at most every few seconds per
+    step, with items done, rate and time left."""
     from llmeval_assets import progress
 
+    if not console.is_terminal:
+        lines = ProgressLines(console.print)
+        progress.add_hook(lines.update)
+        try:
+            yield
+        finally:
+            progress.remove_hook(lines.update)
+        return
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bars:
         tasks: dict[str, TaskID] = {}
@@ -70,6 +82,36 @@ def progress_bars() -> Iterator[None]:
             progress.remove_hook(hook)
 
 
+class ProgressLines:
+    """Plain progress lines: the first and last update of a step always, others at most every `every_s`."""
+
+    def __init__(self, emit: Callable[..., Any], every_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.emit, self.every_s, self.clock = emit, every_s, clock
+        self.started: dict[str, tuple[float, int]] = {}  # task -> (time, done) of its first update
+        self.last: dict[str, float] = {}
+
+    def update(self, task: str, done: int, total: int) -> None:
+        now = self.clock()
+        if task not in self.started:
+            self.started[task] = (now, done)
+        elif done < total and now - self.last[task] < self.every_s:
+            return
+        self.last[task] = now
+        began, first = self.started[task]
+        elapsed = now - began
+        rate = (done - first) / elapsed if elapsed > 0 and done > first else 0.0
+        left = f", about {_duration((total - done) / rate)} left" if rate and done < total else ""
+        pace = f", {rate:.2f}/s" if rate else ""
+        self.emit(f"{task}: {done}/{total}{pace}{left}" + (f" (done in {_duration(elapsed)})" if done >= total
+                                                            and elapsed > 0 else ""), highlight=False, markup=False)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def evaluate(category: Optional[str] = CategoryOption, model: Optional[str] = ModelOption,
@@ -84,6 +126,7 @@ def register(app: typer.Typer) -> None:
                  gen_kwargs: Optional[str] = GenKwargsOption, dtype: Optional[str] = DtypeOption,
                  limit: Optional[int] = LimitOption, items: Optional[Path] = ItemsOption,
                  fewshot_from: Optional[Path] = FewshotFromOption, seed: Optional[int] = SeedOption,
+                 model_args: Optional[str] = ModelArgsOption,
                  chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1,
                                                           help="Requests per engine call; each finished chunk is "
                                                                "stored, so a crash loses at most one"),
@@ -92,7 +135,8 @@ def register(app: typer.Typer) -> None:
                  registry: Optional[Path] = typer.Option(None, "--registry"),
                  as_json: bool = typer.Option(False, "--json")) -> None:
         """Evaluate a category or a model: one Dagster run per model for exactly its stale or missing pairs."""
-        reg = load_or_exit(registry)
+        reg, model = adhoc_model_or_exit(load_or_exit(registry), registry, model, model_args, category, dataset,
+                                         persist=not dry_run)
         selection = dict(category=category, model=model, dataset=dataset, samples=samples, preset=preset,
                          include_optional=include_optional, everything=everything)
         judging = JudgeChoice(judge, judge_max_tokens, judge_rating_fallback)

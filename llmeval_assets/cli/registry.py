@@ -90,6 +90,67 @@ def profile_choice_or_exit(profile: str | None = None, variant: str | None = Non
     return ProfileChoice(profile, overrides)
 
 
+ModelArgsOption = typer.Option(None, "--model-args", help="For --model hf:ORG/NAME[@REV] or ./checkpoint: "
+                                                           "dtype=...,max_model_len=...,tensor_parallel_size=...,"
+                                                           "params_b=...,instruct=true|false")
+
+
+def adhoc_model_or_exit(reg: Registry, registry_dir: Path | None, model: str | None, model_args: str | None,
+                        category: str | None, dataset: str | None, persist: bool) -> tuple[Registry, str | None]:
+    """For --model hf:ORG/NAME[@REV] or a checkpoint path: the registry with that model added (recorded in
+    <LLMEVAL_HOME>/adhoc_models.yaml when `persist`, so the Dagster run sees it; validated like any entry) and its
+    key. Registry models pass through; --model-args is refused for them."""
+    import tempfile
+
+    from llmeval_assets.engine.weights import hf_token
+    from llmeval_assets.registry import adhoc_path
+    from llmeval_assets.registry.adhoc import (
+        AdhocModelError,
+        adhoc_model,
+        is_adhoc_reference,
+        parse_model_args,
+        record_adhoc,
+    )
+
+    if model is None or not is_adhoc_reference(model):
+        if model_args:
+            fail("--model-args applies to --model hf:ORG/NAME or ./checkpoint; a registry model's settings live in "
+                 "registry/models.yaml")
+        return reg, model
+    try:
+        entry = adhoc_model(model, parse_model_args(model_args), token=hf_token())
+        if category:
+            categories = [reg.resolve_category(category)]
+        elif dataset:
+            wanted = reg.resolve_dataset(dataset)
+            owners = [name for field in ("primary_datasets", "optional_datasets") for name, c in reg.categories.items()
+                      if wanted in {reg.resolve_dataset(d) for d in getattr(c, field)}]
+            if not owners:
+                raise AdhocModelError(f"no category lists dataset {wanted!r}, so no settings apply to it")
+            categories = owners[:1]  # the settings a registry model would get for that dataset
+        else:
+            raise AdhocModelError(f"--model {model!r} is in no category: choose what to run with --dataset D or "
+                                  "--category C")
+    except (AdhocModelError, UnknownNameError) as exc:
+        fail(str(exc))
+    target = adhoc_path()
+    if not persist:  # plan: see the model as a run would, without recording it
+        scratch = Path(tempfile.mkdtemp(prefix="llmeval-adhoc-")) / "adhoc_models.yaml"
+        if target.is_file():
+            scratch.write_text(target.read_text())
+        target = scratch
+    record_adhoc(target, entry, categories)
+    try:
+        return load_registry(registry_dir, adhoc=target), entry.key
+    except RegistryError as exc:
+        if persist:  # leave no invalid entry behind
+            from llmeval_assets.registry.adhoc import forget_adhoc
+
+            forget_adhoc(target, entry.key)
+        err_console.print(str(exc), style="red", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+
+
 def load_or_exit(registry_dir: Path | None) -> Registry:
     try:
         registry = load_registry(registry_dir)
@@ -243,12 +304,15 @@ def register(app: typer.Typer) -> None:
              gen_kwargs: Optional[str] = GenKwargsOption, dtype: Optional[str] = DtypeOption,
              limit: Optional[int] = LimitOption, items: Optional[Path] = ItemsOption,
              fewshot_from: Optional[Path] = FewshotFromOption, seed: Optional[int] = SeedOption,
+             model_args: Optional[str] = ModelArgsOption,
              registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
         """The (model, dataset) partitions a selection would run, with the profile and variant of each, samples,
         GPUs, a time estimate and whether each is fresh, stale (and why) or missing."""
         choice = profile_choice_or_exit(profile, variant, num_fewshot, chat_template, system_instruction,
                                         gen_kwargs, dtype, limit, items, fewshot_from, seed)
-        show_plan(load_or_exit(registry), as_json=as_json, status=status,
+        reg, model = adhoc_model_or_exit(load_or_exit(registry), registry, model, model_args, category, dataset,
+                                         persist=False)
+        show_plan(reg, as_json=as_json, status=status,
                   judge=JudgeChoice(judge, judge_max_tokens, judge_rating_fallback), choice=choice,
                   category=category, model=model, dataset=dataset, samples=samples, preset=preset,
                   include_optional=include_optional, gpu=gpu, everything=everything)

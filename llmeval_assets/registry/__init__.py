@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from llmeval_assets.paths import PROJECT_ROOT
+from llmeval_assets.paths import PROJECT_ROOT, llmeval_home
+from llmeval_assets.registry.adhoc import ADHOC_FILE, read_adhoc
 from llmeval_assets.registry.loader import REGISTRY_FILES, Problem, RegistryError, parse_entries, parse_single, read_section
 from llmeval_assets.registry.presets import EngineSettings, engine_settings
 from llmeval_assets.registry.schema import (
@@ -139,12 +140,29 @@ class Registry:
         return engine_settings(key, self.models[key], preset_name, self.presets[preset_name])
 
 
-def load_registry(registry_dir: Path | str | None = None) -> Registry:
+def adhoc_path() -> Path:
+    """Models evaluated with --model hf:... or ./path (registry/adhoc.py), kept beside the results."""
+    return llmeval_home() / ADHOC_FILE
+
+
+def load_registry(registry_dir: Path | str | None = None, adhoc: Path | None = None) -> Registry:
+    """The registry of `registry_dir` (default: ./registry or $LLMEVAL_REGISTRY) with the ad-hoc models recorded in
+    `adhoc` (default: adhoc_path()), all validated together."""
     root = Path(registry_dir) if registry_dir is not None else default_registry_dir()
     problems: list[Problem] = []
     if not root.is_dir():
         raise RegistryError(root, [Problem(str(root), "", "", "registry directory not found")])
     raw = {section: read_section(root, section, problems) for section in REGISTRY_FILES}
+    overlay = read_adhoc(adhoc or adhoc_path())
+    for key, entry in (overlay.get("models") or {}).items():
+        if key in raw["models"]:
+            continue  # the registry's own entry wins; an ad-hoc key never shadows it
+        raw["models"][key] = entry
+    for key, categories in (overlay.get("memberships") or {}).items():
+        for category in categories or ():
+            cat = raw["categories"].get(category)
+            if isinstance(cat, dict) and key not in cat.get("models", []):
+                cat["models"] = [*cat.get("models", []), key]
     models = parse_entries(REGISTRY_FILES["models"], raw["models"], ModelEntry, problems)
     categories = parse_entries(REGISTRY_FILES["categories"], raw["categories"], CategoryEntry, problems)
     datasets = parse_entries(REGISTRY_FILES["datasets"], raw["datasets"], DatasetEntry, problems)

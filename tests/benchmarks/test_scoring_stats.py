@@ -11,6 +11,7 @@ from llmeval_assets.scoring import (
     paired_comparison,
     pass_at_k,
 )
+from llmeval_assets.scoring.stats import interval_95, wilson_interval
 
 
 def test_mean_stderr_uses_sample_variance():
@@ -45,13 +46,36 @@ def test_clustered_stderr_with_singleton_clusters_equals_plain_stderr():
 
 
 def test_macro_mean_weights_groups_equally():
-    # group x: 3 items, mean 1/3; group y: 1 item, mean 1 -> micro 0.5, macro 2/3
-    values, groups = [1.0, 0.0, 0.0, 1.0], ["x", "x", "x", "y"]
+    # group x: 3 items, mean 1/3; group y: 2 items, mean 1/2 -> micro 2/5, macro 5/12
+    values, groups = [1.0, 0.0, 0.0, 1.0, 0.0], ["x", "x", "x", "y", "y"]
     macro = macro_mean_stderr(values, groups)
-    assert macro.mean == pytest.approx(2 / 3)
-    # Var = (s_x^2 / 3 + 0) / 4 with s_x^2 = 1/3
-    assert macro.stderr == pytest.approx(math.sqrt((1 / 3) / 3 / 4))
-    assert mean_stderr(values).mean == 0.5
+    assert macro.mean == pytest.approx(5 / 12)
+    # Var = (s_x^2 / 3 + s_y^2 / 2) / 2^2 with s_x^2 = 1/3, s_y^2 = 1/2
+    assert macro.stderr == pytest.approx(math.sqrt(((1 / 3) / 3 + (1 / 2) / 2) / 4))
+    assert mean_stderr(values).mean == pytest.approx(0.4)
+
+
+def test_a_macro_average_with_a_single_item_group_has_no_stderr():
+    # group y's variance cannot be estimated from one item: counting it as 0 would understate the error
+    macro = macro_mean_stderr([1.0, 0.0, 0.0, 1.0], ["x", "x", "x", "y"])
+    assert macro.mean == pytest.approx(2 / 3) and macro.stderr is None
+
+
+@pytest.mark.parametrize(("successes", "n", "low", "high"), [(0, 10, 0.0, 0.2775), (10, 10, 0.7225, 1.0),
+                                                              (5, 10, 0.2366, 0.7634), (0, 1, 0.0, 0.7935)])
+def test_wilson_intervals_keep_their_width_at_the_edges(successes, n, low, high):
+    assert wilson_interval(successes, n) == pytest.approx((low, high), abs=1e-4)
+
+
+def test_proportion_intervals_never_collapse_and_take_the_wider_clustered_interval():
+    zeros = [0.0] * 10
+    assert interval_95(zeros, 0.0, 0.0) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    # a clustered stderr wider than Wilson's widens the interval; a narrower one does not narrow it
+    assert interval_95([1.0, 0.0] * 5, 0.5, 0.2) == pytest.approx((0.5 - 1.96 * 0.2, 0.5 + 1.96 * 0.2), abs=1e-3)
+    assert interval_95([1.0, 0.0] * 5, 0.5, 0.01) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    # other means: normal, clipped to the metric's range; no stderr, no interval
+    assert interval_95([7.0, 9.0], 8.0, 1.0, 1.0, 10.0) == pytest.approx((8.0 - 1.96, 9.96), abs=1e-3)
+    assert interval_95([7.0], 7.0, None, 1.0, 10.0) == (None, None)
 
 
 def test_paired_comparison_uses_per_item_differences():
