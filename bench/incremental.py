@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -27,28 +27,46 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def record_everything_as_evaluated(registry, lake) -> int:
-    from llmeval_assets.benchmarks.base import MetricValue, SampleScore
-    from llmeval_assets.evaluation import resolve_pair
-    from llmeval_assets.planning import requested_samples
+    """Record every valid pair as evaluated with the identity a run would compute now (real offline snapshots,
+    the engine fingerprint this machine would load, a fabricated weights revision and tokenizer fingerprint)."""
+    from llmeval_assets.evaluation import (
+        EngineContext,
+        evaluation_identity,
+        evaluation_summary,
+        expected_engine_fingerprint,
+        resolve_evaluation,
+        select_items,
+        wanted_samples,
+    )
+    from llmeval_assets.snapshots import build_snapshot, current_items
     from llmeval_assets.storage.lake import PartitionState
 
     pairs = [p for p in registry.pairs() if registry.datasets[p.dataset].supported]
-    for dataset in {p.dataset for p in pairs}:
-        lake.set_current_snapshot(dataset, {"dataset": dataset, "content_hash": f"snapshot-{dataset}", "path": ""})
+    tokenizer = {"chat_template_sha256": "bench"}
+    for dataset in sorted({p.dataset for p in pairs}):
+        build_snapshot(registry, dataset, lake, "offline")
+    for model in {p.model for p in pairs}:
+        lake.set_weights(model, {"model": model, "revision": registry.models[model].revision or "rev-1",
+                                 "tokenizer": tokenizer})
+    context = EngineContext.installed()
     for pair in pairs:
-        spec = resolve_pair(registry, pair.model, pair.dataset)
-        samples = requested_samples(registry, pair, None)
-        state = PartitionState(pair.model, pair.dataset, spec.spec_hash, f"snapshot-{pair.dataset}", "rev-1",
-                               samples, "bench", datetime.now(timezone.utc))
-        metric = spec.spec.metrics[0]
-        lake.write_scores(pair.model, pair.dataset, spec.spec_hash, [SampleScore("item-0", {metric: 1.0})],
-                          [MetricValue(metric, 1.0, 0.0, samples)], metric, state)
+        evaluation = resolve_evaluation(registry, pair.model, pair.dataset)
+        items, version = current_items(lake, pair.dataset)
+        chosen, pool = select_items(items, wanted_samples(registry, evaluation, None, None), evaluation)
+        identity = evaluation_identity(
+            evaluation, items=items, chosen=chosen, fewshot=pool,
+            weights_revision=registry.models[pair.model].revision or "rev-1", dataset_version=version,
+            tokenizer=tokenizer, engine=expected_engine_fingerprint(registry, evaluation, context))
+        state = PartitionState.of(identity, evaluation=evaluation_summary(evaluation), run_id="bench",
+                                  materialized_at=datetime.now(UTC))
+        lake.write_scores(identity, [], [], evaluation.primary_metric, state)
     return len(pairs)
 
 
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="llmeval-bench-incremental-"))
-    os.environ.update(LLMEVAL_HOME=str(work / "home"), DAGSTER_HOME=str(work / "dagster"))
+    os.environ.update(LLMEVAL_HOME=str(work / "home"), DAGSTER_HOME=str(work / "dagster"),
+                      LLMEVAL_DATASETS_CACHE=str(work / "datasets"))
     registry_dir = work / "registry"
     shutil.copytree(ROOT / "registry", registry_dir)
 

@@ -40,8 +40,8 @@ from llmeval_assets.benchmarks.dispatch import (
     spec_engine,
 )
 from llmeval_assets.engine.base import InferenceEngine
-from llmeval_assets.engine.requests import Request
 from llmeval_assets.engine.fingerprint import engine_fingerprint, fingerprint_hash, installed_backend
+from llmeval_assets.engine.requests import Request
 from llmeval_assets.identity import PROBE_ITEMS, EvaluationIdentity, item_hash, spec_hash
 from llmeval_assets.judging import JudgeChoice
 from llmeval_assets.profiles import DEFAULT_PROFILE, ProfileChoice, unknown_items
@@ -480,7 +480,7 @@ def current_spec_hash(evaluation: Evaluation, lake: ResultsLake, snapshot: dict[
                       weights: dict[str, Any]) -> str | None:
     """The spec hash a run would compute now, from the current snapshot's probe items and the tokenizer fingerprint
     the weights record holds; None when no fingerprint is recorded."""
-    from llmeval_assets.snapshots import snapshot_items  # noqa: PLC0415 - snapshots import the lake
+    from llmeval_assets.snapshots import snapshot_items
 
     tokenizer = weights.get("tokenizer")
     if tokenizer is None:

@@ -224,20 +224,41 @@ def register(app: typer.Typer) -> None:
                  "optional_datasets": list(c.optional_datasets),
                  "unsupported_datasets": [d for d in (*c.primary_datasets, *c.optional_datasets)
                                           if not reg.datasets[reg.resolve_dataset(d)].supported],
-                 "settings": c.settings.model_dump(), "key_metrics": list(c.key_metrics)}
+                 "settings": c.settings.model_dump(), "profile": c.profile, "key_metrics": list(c.key_metrics)}
                 for name, c in reg.categories.items()]
         if as_json:
             return emit_json(rows)
-        table = Table("category", "models", "primary datasets", "optional", "samples", "max tok", "timeout")
+        table = Table("category", "models", "primary datasets", "optional", "profile", "samples", "timeout")
         for r in rows:
             def mark(ds: list[str]) -> str:
                 return ", ".join(d if d not in r["unsupported_datasets"] else f"({d})" for d in ds)
             s = r["settings"]
             table.add_row(r["name"], f"{len(r['models'])} (+{len(r['removed_models'])} removed)",
-                          mark(r["primary_datasets"]), mark(r["optional_datasets"]), str(s["sample_limit"]),
-                          str(s["max_tokens"] or "benchmark"), f"{s['timeout_s']}s")
+                          mark(r["primary_datasets"]), mark(r["optional_datasets"]), r["profile"],
+                          str(s["sample_limit"]), f"{s['timeout_s']}s")
         console.print(table)
         console.print("(dataset) = declared but not supported: `llmeval datasets` says why", highlight=False)
+
+    @app.command()
+    def profiles(registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
+        """The evaluation profiles: what each reproduces, its variant rule, dtype and per-benchmark settings, and the
+        categories that use it."""
+        reg = load_or_exit(registry)
+        rows = [{"name": name, "description": p.description, "reference": p.reference, "variants": p.variants,
+                 "dtype": p.dtype.value if p.dtype else None,
+                 "benchmarks": {b: s.model_dump(exclude_defaults=True) for b, s in p.benchmarks.items()},
+                 "categories": [c for c, e in reg.categories.items() if e.profile == name]}
+                for name, p in reg.profiles.items()]
+        if as_json:
+            return emit_json(rows)
+        table = Table("profile", "reproduces", "variants", "benchmarks", "used by")
+        for r in rows:
+            settings = "\n".join(f"{b}: " + ", ".join(f"{k}={v}" for k, v in s.items()) for b, s in
+                                  r["benchmarks"].items()) or "-"
+            table.add_row(r["name"], r["reference"], r["variants"] + (f", {r['dtype']}" if r["dtype"] else ""),
+                          settings, ", ".join(r["categories"]) or "-")
+        console.print(table)
+        return None
 
     @app.command()
     def models(category: Optional[str] = typer.Option(None, "--category", "-c"),
@@ -267,15 +288,29 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def datasets(registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
         """Every dataset: supported or not (and why), cached snapshot, available offline."""
+        from llmeval_assets.benchmarks.base import get_benchmark
+
         reg = load_or_exit(registry)
         rows = []
         for name, d in reg.datasets.items():
+            variants = []
+            if d.supported and d.benchmark:
+                benchmark = get_benchmark(d.benchmark)
+                for variant in benchmark.variants():
+                    spec = benchmark.task_spec(variant)
+                    variants.append({"variant": variant, "reference": spec.reference,
+                                     "primary_metric": spec.primary_metric, "num_fewshot": spec.num_fewshot,
+                                     "chat_template": spec.use_chat_template, "request_kind": spec.request_kind,
+                                     "default_for": [kind for kind, v in (("base models", benchmark.default_variant),
+                                                                          ("instruct models", benchmark.chat_variant))
+                                                     if v == variant]})
             snapshots = sorted((datasets_cache_dir() / name).glob("*.parquet"))
             offline = bool(d.offline) and all(installed_data_path(s.path) for s in d.offline)
             rows.append({"name": name, "display_name": d.display_name, "supported": d.supported,
                          "benchmark": d.benchmark, "n_items": d.n_items, "aliases": list(d.aliases),
                          "hf": d.hf.model_dump() if d.hf else None, "available_offline": offline,
                          "cached": bool(snapshots), "snapshot": snapshots[-1].name if snapshots else None,
+                         "variants": variants,
                          "reason": d.reason,
                          "categories": [c for c, e in reg.categories.items()
                                         if name in {reg.resolve_dataset(x) for x in

@@ -222,7 +222,8 @@ def plausibility_checks(context: dg.AssetExecutionContext, lake: ResultsLake, ev
                         metrics: list[MetricValue], samples: int):
     model, dataset, profile = evaluation.model, evaluation.dataset, evaluation.profile
     ranges = {m.name: evaluation.benchmark.metric_range(m.name) for m in metrics}
-    out_of_range = [m.name for m in metrics if not ranges[m.name]["value_min"] <= m.value <= ranges[m.name]["value_max"]]
+    out_of_range = [m.name for m in metrics
+                    if not ranges[m.name]["value_min"] <= m.value <= ranges[m.name]["value_max"]]
     identity = lake.identity(model, dataset, profile)
     wanted = set(identity.item_ids) if identity else set()
     latest = {item_id: rows[-1].prediction for item_id, rows in lake.stored_predictions(model, dataset, profile).items()

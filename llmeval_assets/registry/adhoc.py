@@ -24,7 +24,7 @@ HUB_PREFIX = "hf:"
 MODEL_ARGS = {"dtype": "dtype", "max_model_len": "max_model_len", "tensor_parallel_size": "tensor_parallel_size",
               "pipeline_parallel_size": "pipeline_parallel_size", "params_b": "params_b",
               "context_window": "context_window", "instruct": "instruct", "quantization": "quantization",
-              "gpu_memory_utilization": "gpu_memory_utilization", "trust_remote_code": None}
+              "gpu_memory_utilization": "gpu_memory_utilization"}
 _BOOLEANS = {"true": True, "false": False}
 
 
@@ -52,10 +52,10 @@ def parse_model_args(text: str | None) -> dict[str, Any]:
         key, sep, value = (s.strip() for s in part.partition("="))
         if not sep or not key:
             raise AdhocModelError(f"--model-args: {part!r} is not key=value")
-        if key not in MODEL_ARGS or MODEL_ARGS[key] is None:
-            raise AdhocModelError(f"--model-args: unknown key {key!r}; known: "
-                                  f"{', '.join(k for k, v in MODEL_ARGS.items() if v)}")
-        args[MODEL_ARGS[key]] = _typed(value)
+        field = MODEL_ARGS.get(key)
+        if field is None:
+            raise AdhocModelError(f"--model-args: unknown key {key!r}; known: {', '.join(MODEL_ARGS)}")
+        args[field] = _typed(value)
     return args
 
 
@@ -78,7 +78,7 @@ def adhoc_model(reference: str, model_args: dict[str, Any], token: str | None = 
             raise AdhocModelError(f"--model {reference!r}: expected hf:ORG/NAME[@REVISION]")
         facts = _hub_facts(repo, revision or None, token)
         key = _key("hf", repo)
-        entry = {"display_name": repo, "hf_id": repo, **({"revision": revision} if revision else {})}
+        entry: dict[str, Any] = {"display_name": repo, "hf_id": repo, **({"revision": revision} if revision else {})}
     else:
         path = Path(reference).expanduser().resolve()
         if not (path / "config.json").is_file():
@@ -111,7 +111,7 @@ def _config_facts(config: dict[str, Any]) -> dict[str, Any]:
 
 def _local_facts(path: Path) -> dict[str, Any]:
     config = json.loads((path / "config.json").read_text())
-    facts = _config_facts(config)
+    facts: dict[str, Any] = _config_facts(config)
     parameters = sum(_safetensors_parameters(f) for f in sorted(path.glob("*.safetensors")))
     if parameters:
         facts["params_b"] = round(parameters / 1e9, 6)
@@ -143,7 +143,7 @@ def _hub_facts(repo: str, revision: str | None, token: str | None) -> dict[str, 
     (then --model-args must give them)."""
     facts: dict[str, Any] = {}
     try:
-        from huggingface_hub import HfApi, hf_hub_download  # noqa: PLC0415 - hub code, only for hub references
+        from huggingface_hub import HfApi, hf_hub_download
 
         info = HfApi(token=token).model_info(repo, revision=revision, timeout=10.0)
         if info.safetensors and info.safetensors.total:

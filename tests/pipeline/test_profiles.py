@@ -88,8 +88,8 @@ def test_the_chat_template_turns_a_plain_prompt_into_one_user_turn(registry):
 
 
 def test_gen_kwargs_and_seed_are_sent_with_every_request(registry):
-    choice = ProfileChoice(overrides=RunOverrides(gen_kwargs=parse_gen_kwargs("max_gen_toks=17,temperature=0.5")
-                                                  + (("seed", 7),)))
+    sampling = (*parse_gen_kwargs("max_gen_toks=17,temperature=0.5"), ("seed", 7))
+    choice = ProfileChoice(overrides=RunOverrides(gen_kwargs=sampling))
     _, requests = requests_for(registry, "mt_bench", choice)  # MT-Bench sets a temperature per category itself
     assert {(r.sampling.max_tokens, r.sampling.temperature, r.sampling.seed) for r in requests} == {(17, 0.5, 7)}
 
