@@ -26,7 +26,7 @@ def model_entry(checkpoint: Path, name: str) -> dict:
 def write_registry(root: Path, checkpoint: Path, members: list[str], extra_models: list[str] = ()) -> Path:
     """The shipped datasets/presets/hardware with a one-category registry of tiny models."""
     root.mkdir(parents=True, exist_ok=True)
-    for name in ("datasets.yaml", "presets.yaml", "hardware.yaml"):
+    for name in ("datasets.yaml", "presets.yaml", "hardware.yaml", "profiles.yaml"):
         shutil.copy(SHIPPED / name, root / name)
     models = {key: model_entry(checkpoint, key) for key in [*members, *extra_models]}
     (root / "models.yaml").write_text(yaml.safe_dump({"models": models}, sort_keys=False))

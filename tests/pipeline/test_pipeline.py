@@ -34,7 +34,7 @@ def evaluate_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
 
 def partition_run_ids(env, model: str) -> dict[str, str]:
     lake = ResultsStore(home=str(env.home)).lake
-    return {d: lake.partition_state(model, d).run_id for d in DATASETS}
+    return {d: lake.partition_state(model, d, "default").run_id for d in DATASETS}
 
 
 def test_one_model_three_datasets_is_one_run_and_one_engine_load(pipeline_env):
@@ -131,7 +131,7 @@ def test_sigkill_mid_run_loses_no_completed_sample(pipeline_env):
     launch_evaluation(pipeline_env.registry(), registry_dir=pipeline_env.registry_dir, model="tiny_a",
                       dataset="humaneval", samples=samples)
     lake = ResultsStore(home=str(pipeline_env.home)).lake
-    state = lake.partition_state("tiny_a", "humaneval")
+    state = lake.partition_state("tiny_a", "humaneval", "default")
     rows = [row for path in spec_dir_root.rglob("part-*.parquet") for row in pq.read_table(path).to_pylist()]
     rerun_rows = [r for r in rows if r["run_id"] == state.run_id]
     killed_ids = {r["item_id"] for r in killed_run_rows}
@@ -154,7 +154,7 @@ def test_plan_shows_fresh_stale_and_missing(pipeline_env, tmp_path):
         "arc_challenge": "fresh", "humaneval": "fresh",
         "hellaswag": "stale"}  # computed with the edited prompt of an earlier test, which was undone since
     [reason] = now["hellaswag"]["reasons"]
-    assert reason.startswith("spec changed (") and reason.endswith("prompt, extraction, metric or settings")
+    assert reason.startswith("spec changed (") and reason.endswith("settings or chat template")
     more = plan(pipeline_env.home, 6)
     assert more["arc_challenge"]["reasons"] == ["4 samples stored, 6 requested"]
     empty = plan(tmp_path / "elsewhere", 4)
