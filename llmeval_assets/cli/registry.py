@@ -92,7 +92,7 @@ def profile_choice_or_exit(profile: str | None = None, variant: str | None = Non
 
 ModelArgsOption = typer.Option(None, "--model-args", help="For --model hf:ORG/NAME[@REV] or ./checkpoint: "
                                                            "dtype=...,max_model_len=...,tensor_parallel_size=...,"
-                                                           "params_b=...,instruct=true|false")
+                                                           "params_b=...,instruct=true|false,display_name=...")
 
 
 def adhoc_model_or_exit(reg: Registry, registry_dir: Path | None, model: str | None, model_args: str | None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from llmeval_assets.paths import PROJECT_ROOT, llmeval_home
@@ -140,6 +140,15 @@ class Registry:
         return engine_settings(key, self.models[key], preset_name, self.presets[preset_name])
 
 
+ADHOC_SOURCE = "--model/--model-args"  # where an ad-hoc model's entry comes from, as problems name it
+
+
+def _locate_adhoc(problems: list[Problem], adhoc_keys: set[str]) -> list[Problem]:
+    """Problems of ad-hoc models name the options they come from, not models.yaml."""
+    return [replace(p, file=ADHOC_SOURCE) if p.key in adhoc_keys and p.file == REGISTRY_FILES["models"] else p
+            for p in problems]
+
+
 def adhoc_path() -> Path:
     """Models evaluated with --model hf:... or ./path (registry/adhoc.py), kept beside the results."""
     return llmeval_home() / ADHOC_FILE
@@ -154,6 +163,7 @@ def load_registry(registry_dir: Path | str | None = None, adhoc: Path | None = N
         raise RegistryError(root, [Problem(str(root), "", "", "registry directory not found")])
     raw = {section: read_section(root, section, problems) for section in REGISTRY_FILES}
     overlay = read_adhoc(adhoc or adhoc_path())
+    adhoc_keys = set(overlay.get("models") or {}) - set(raw["models"])
     for key, entry in (overlay.get("models") or {}).items():
         if key in raw["models"]:
             continue  # the registry's own entry wins; an ad-hoc key never shadows it
@@ -175,7 +185,7 @@ def load_registry(registry_dir: Path | str | None = None, adhoc: Path | None = N
                                 f"{hardware.default_gpu!r} is not one of gpus ({', '.join(hardware.gpus)})"))
         hardware = None
     if problems:  # cross-entry rules need every entry parsed; reporting them now would only cascade
-        raise RegistryError(root, problems)
+        raise RegistryError(root, _locate_adhoc(problems, adhoc_keys))
 
     model_aliases = build_aliases(models, REGISTRY_FILES["models"], problems)
     dataset_aliases = build_aliases(datasets, REGISTRY_FILES["datasets"], problems)
@@ -183,7 +193,7 @@ def load_registry(registry_dir: Path | str | None = None, adhoc: Path | None = N
     check_categories(categories, models, datasets, dataset_aliases, problems)
     check_profiles(profiles, categories, datasets, problems)
     if problems:
-        raise RegistryError(root, problems)
+        raise RegistryError(root, _locate_adhoc(problems, adhoc_keys))
 
     digest = hashlib.sha256()
     for filename in REGISTRY_FILES.values():

@@ -21,7 +21,7 @@ import yaml
 ADHOC_FILE = "adhoc_models.yaml"
 HUB_PREFIX = "hf:"
 # --model-args keys and the registry field each sets
-MODEL_ARGS = {"dtype": "dtype", "max_model_len": "max_model_len", "tensor_parallel_size": "tensor_parallel_size",
+MODEL_ARGS = {"display_name": "display_name", "dtype": "dtype", "max_model_len": "max_model_len", "tensor_parallel_size": "tensor_parallel_size",
               "pipeline_parallel_size": "pipeline_parallel_size", "params_b": "params_b",
               "context_window": "context_window", "instruct": "instruct", "quantization": "quantization",
               "gpu_memory_utilization": "gpu_memory_utilization"}
@@ -80,7 +80,7 @@ def adhoc_model(reference: str, model_args: dict[str, Any], token: str | None = 
         key = _key("hf", repo)
         entry: dict[str, Any] = {"display_name": repo, "hf_id": repo, **({"revision": revision} if revision else {})}
     else:
-        path = Path(reference).expanduser().resolve()
+        path = Path(reference).expanduser().absolute()  # as named: a symlinked checkpoint keeps its name
         if not (path / "config.json").is_file():
             raise AdhocModelError(f"--model {reference!r}: {path} is not a checkpoint directory (no config.json)")
         facts = _local_facts(path)
@@ -92,8 +92,11 @@ def adhoc_model(reference: str, model_args: dict[str, Any], token: str | None = 
         raise AdhocModelError(f"--model {reference!r}: the parameter count is unknown here (no safetensors "
                               "headers to read); give it: --model-args params_b=<billions>")
     if entry.get("context_window") is None:
-        raise AdhocModelError(f"--model {reference!r}: no max_position_embeddings in its config.json; give it: "
-                              "--model-args context_window=<tokens>")
+        raise AdhocModelError(f"--model {reference!r}: the context window is unknown here (no "
+                              "max_position_embeddings in a config.json); give it: --model-args context_window=<tokens>")
+    if entry.get("instruct") is None:
+        raise AdhocModelError(f"--model {reference!r}: whether it has a chat template is unknown here; give it: "
+                              "--model-args instruct=true|false")
     entry.setdefault("max_model_len", min(int(entry["context_window"]), 32768))
     entry["notes"] = [f"evaluated ad hoc from {reference} (not in registry/models.yaml)"]
     return AdhocModel(key, entry)
@@ -150,6 +153,9 @@ def _hub_facts(repo: str, revision: str | None, token: str | None) -> dict[str, 
             facts["params_b"] = round(info.safetensors.total / 1e9, 3)
         config = json.loads(Path(hf_hub_download(repo, "config.json", revision=revision, token=token)).read_text())
         facts.update(_config_facts(config))
+        tokenizer = json.loads(Path(hf_hub_download(repo, "tokenizer_config.json", revision=revision,
+                                                    token=token)).read_text())
+        facts["instruct"] = bool(tokenizer.get("chat_template"))
         facts["gated"] = bool(getattr(info, "gated", False))
     except Exception:  # noqa: BLE001 - an unreachable or refusing hub leaves the facts to --model-args
         return facts

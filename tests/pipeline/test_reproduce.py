@@ -74,7 +74,7 @@ def test_model_args_are_checked(env):
     result = llmeval(env, "plan", "--model", str(env["checkpoint"]), *RUN, "--model-args",
                      "tensor_parallel_size=3", timeout=120)
     assert result.returncode == 1
-    assert "local_my_checkpoint.tensor_parallel_size: 3 is not a power of two" in result.stderr
+    assert "--model/--model-args: local_my_checkpoint.tensor_parallel_size: 3 is not a power of two" in result.stderr
     unknown = llmeval(env, "plan", "--model", str(env["checkpoint"]), *RUN, "--model-args", "tp=2", timeout=120)
     assert unknown.returncode == 2 and "--model-args: unknown key 'tp'" in unknown.stderr
     registry_model = llmeval(env, "plan", "--model", "smollm2_135m", *RUN, "--model-args", "dtype=float32")
@@ -86,7 +86,7 @@ def test_a_hub_reference_needs_its_facts_when_the_hub_is_unreachable(env):
     assert result.returncode == 2
     assert "the parameter count is unknown here" in result.stderr and "--model-args params_b=" in result.stderr
     given = llmeval(env, "plan", "--model", "hf:some-org/some-model@abc123", *RUN, "--model-args",
-                    "params_b=7.2,context_window=8192", "--json", "--no-status", timeout=120)
+                    "params_b=7.2,context_window=8192,instruct=false", "--json", "--no-status", timeout=120)
     assert given.returncode == 0, given.stderr
     (model,) = json.loads(given.stdout)["models"]
     assert (model["key"], model["hf_id"], model["tensor_parallel_size"]) == ("hf_some_org_some_model",
