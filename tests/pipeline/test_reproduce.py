@@ -59,7 +59,7 @@ def test_an_ad_hoc_checkpoint_is_evaluated_through_the_dagster_pipeline(env):
     assert [r.tags["dagster/partition"] for r in runs] == ["local_my_checkpoint"]
     registry = load_registry()  # the ad-hoc model is known from now on, without a registry edit
     entry = registry.models["local_my_checkpoint"]
-    assert entry.local_path == str(env["checkpoint"].resolve()) and entry.notes[0].startswith("evaluated ad hoc")
+    assert entry.local_path == str(env["checkpoint"]) and entry.notes[0].startswith("evaluated ad hoc")
     # progress lines, not silence, when the output is not a terminal
     assert "local_my_checkpoint / arc_challenge: 4/4" in result.stdout
 
