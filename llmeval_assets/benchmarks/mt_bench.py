@@ -22,8 +22,8 @@ Variant "single_grading" (default; FastChat llm_judge `gen_model_answer` + `gen_
   hash of the judge input, which holds the question, the answers and the reference); re-scoring the same answers
   with the same judge makes no judge call.
 
-Metrics: score (mean over all valid (question, turn) ratings per question, then over questions), score_turn1,
-score_turn2; standard errors clustered by category. A turn with no answer (engine error, cut off while thinking)
+Metrics: score (as FastChat: the mean over every (question, turn) rating the judge gave), score_turn1,
+score_turn2; the standard error of score is clustered by question (its two turns are not independent). A turn with no answer (engine error, cut off while thinking)
 is not judged and marks the question unanswered.
 """
 
