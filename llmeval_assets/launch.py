@@ -21,9 +21,9 @@ from llmeval_assets.defs.automation import (
     missing_snapshots,
     model_run_request,
 )
+from llmeval_assets.defs.build import build_definitions, default_engine
 from llmeval_assets.defs.partitions import models_partitions
 from llmeval_assets.defs.resources import ResultsStore
-from llmeval_assets.defs.build import build_definitions, default_engine
 from llmeval_assets.engine.resource import EngineResource
 from llmeval_assets.evaluation import PartitionStatus, partition_status
 from llmeval_assets.instance import get_instance
@@ -32,7 +32,6 @@ from llmeval_assets.planning import build_plan
 from llmeval_assets.profiles import ProfileChoice
 from llmeval_assets.registry import Registry
 from llmeval_assets.reporting import reports_out_of_date
-
 
 LAUNCHER_TAG, PID_TAG = "llmeval/launched-on", "llmeval/pid"
 

@@ -19,5 +19,5 @@ def remove_hook(hook: ProgressHook) -> None:
 
 
 def report(task: str, done: int, total: int) -> None:
-    for hook in list(_hooks):
+    for hook in _hooks:
         hook(task, done, total)

@@ -285,7 +285,7 @@ class Benchmark(ABC):
     def summarize(self, scores: Sequence[SampleScore], spec: TaskSpec) -> list[MetricValue]:
         """What is stored of a result: `aggregate`'s metrics with their 95% intervals, then, when the items come in
         two or more groups, each of spec.metrics per group (reports' per-subject breakdown)."""
-        from llmeval_assets.scoring.stats import interval_95, mean_stderr  # noqa: PLC0415 - avoids a cycle
+        from llmeval_assets.scoring.stats import interval_95, mean_stderr
 
         def with_interval(metric: MetricValue, values: Sequence[float]) -> MetricValue:
             bounds = self.metric_range(metric.name)
@@ -380,7 +380,7 @@ def draw_fewshot(benchmark: str, item: Item, pool: Sequence[Item], spec: TaskSpe
 def aggregate_scores(scores: Sequence[SampleScore], metric_names: Sequence[str]) -> list[MetricValue]:
     """One MetricValue per metric name present in the scores, then `unanswered` (fraction of samples without an
     answer, e.g. a reasoning model cut off while thinking; those samples score 0 in every metric)."""
-    from llmeval_assets.scoring.stats import clustered_mean_stderr, mean_stderr  # noqa: PLC0415 - avoids a cycle
+    from llmeval_assets.scoring.stats import clustered_mean_stderr, mean_stderr
 
     def estimate(name: str, values: list[float], groups: list[str | None]) -> MetricValue:
         clustered = len(set(groups)) > 1

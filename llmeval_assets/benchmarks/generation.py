@@ -85,8 +85,8 @@ def score_code_samples(benchmark: str, items: Sequence[Item], predictions: Seque
     pass@k over its n samples (Chen et al. 2021). `build_program` returns None when a completion has no code
     (e.g. a reasoning model cut off while thinking): that sample fails without running. An item without any
     completion (an empty prediction) counts as one failed sample."""
-    from llmeval_assets.sandbox import Limits, execute_many  # noqa: PLC0415 - only code benchmarks need it
-    from llmeval_assets.scoring import pass_at_k  # noqa: PLC0415
+    from llmeval_assets.sandbox import Limits, execute_many
+    from llmeval_assets.scoring import pass_at_k
 
     by_id = predictions_by_item(benchmark, items, predictions)
     reasoning_model = ctx.reasoning_model if ctx else False

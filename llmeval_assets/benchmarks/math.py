@@ -169,7 +169,7 @@ def is_equivalent(answer: str, gold: str) -> bool:
     """Normalized strings equal, or math-verify finds the two expressions equal."""
     if normalize_final_answer(answer) == normalize_final_answer(gold):
         return True
-    from math_verify import parse, verify  # noqa: PLC0415 - sympy is slow to import; only when scoring
+    from math_verify import parse, verify
 
     # \boxed{} makes math-verify read the whole string as one LaTeX answer
     parsed_gold, parsed_answer = parse(f"\\boxed{{{gold}}}"), parse(f"\\boxed{{{answer}}}")

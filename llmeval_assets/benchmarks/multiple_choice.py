@@ -145,7 +145,7 @@ class MultipleChoiceBenchmark(Benchmark):
         target = choices[gold]
         if len(prediction.logprobs) != len(choices):
             reason = prediction.error or f"{len(prediction.logprobs)} log-likelihoods for {len(choices)} choices"
-            return SampleScore(item_id=item.item_id, values={m: 0.0 for m in spec.metrics}, answer=None,
+            return SampleScore(item_id=item.item_id, values=dict.fromkeys(spec.metrics, 0.0), answer=None,
                                target=target, group=item.group, explanation=reason)
         result = score_choices(prediction.logprobs, self.choice_lengths(item, spec), gold)
         values = {"acc": result.acc, "acc_norm": result.acc_norm}

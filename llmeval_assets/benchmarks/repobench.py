@@ -133,7 +133,7 @@ def exact_match(prediction: str, gold: str) -> float:
 
 
 def edit_similarity(prediction: str, gold: str) -> float:
-    from rapidfuzz import fuzz  # noqa: PLC0415 - only when scoring
+    from rapidfuzz import fuzz
 
     return fuzz.ratio(prediction, gold) / 100.0
 

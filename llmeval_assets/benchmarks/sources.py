@@ -162,7 +162,7 @@ def read_oe_eval_docs(path: Path, dataset: str) -> list[dict[str, Any]]:
 
 def read_arrow_dir(path: Path) -> list[dict[str, Any]]:
     """Rows of a `datasets.save_to_disk` directory (Arrow IPC stream shards), read with pyarrow alone."""
-    import pyarrow as pa  # noqa: PLC0415 - heavy, only when loading
+    import pyarrow as pa
 
     shards = sorted(path.glob("data-*.arrow"))
     if not shards:
@@ -195,7 +195,7 @@ def hub_split(dataset: str, source_args: dict[str, Any]) -> HubSplit:
 
 def load_hf_rows(source: HubSplit) -> list[dict[str, Any]]:
     """Rows of one split from the hub, at the pinned revision (datasets caches downloads under HF_HOME)."""
-    import datasets  # noqa: PLC0415 - heavy, only when loading
+    import datasets
 
     dataset = datasets.load_dataset(source.repo, source.config, split=source.split, revision=source.revision)
     return dataset.to_list()
@@ -219,8 +219,8 @@ def content_hash(items: Sequence[Item]) -> str:
 def write_snapshot(dataset: str, items: Sequence[Item], cache_dir: Path | None = None) -> SnapshotInfo:
     """Write items to <cache_dir>/<dataset>/<content_hash>.parquet (skipped when that version already exists);
     cache_dir defaults to datasets_cache/ ($LLMEVAL_DATASETS_CACHE)."""
-    import pyarrow as pa  # noqa: PLC0415
-    import pyarrow.parquet as pq  # noqa: PLC0415
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     if not items:
         raise ValueError(f"dataset {dataset!r}: refusing to snapshot zero items")
@@ -242,7 +242,7 @@ def write_snapshot(dataset: str, items: Sequence[Item], cache_dir: Path | None =
 
 def read_snapshot(path: Path, dataset: str | None = None) -> list[Item]:
     """Items of a snapshot file, after checking its columns, its rows and that its content matches its hash."""
-    import pyarrow.parquet as pq  # noqa: PLC0415
+    import pyarrow.parquet as pq
 
     dataset = dataset or path.parent.name
     table = pq.read_table(path)

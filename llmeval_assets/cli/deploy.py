@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -18,10 +17,10 @@ deploy_app = typer.Typer(help="Deployment helpers (Kubernetes, Ray)", no_args_is
 @deploy_app.command("k8s-config")
 def k8s_config_command(
     model: str = typer.Option(..., "--model", "-m", help="Registry key or alias"),
-    gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU type of the nodes (default: hardware.default_gpu)"),
-    gpu_product: Optional[str] = typer.Option(None, "--gpu-product",
+    gpu: str | None = typer.Option(None, "--gpu", help="GPU type of the nodes (default: hardware.default_gpu)"),
+    gpu_product: str | None = typer.Option(None, "--gpu-product",
                                               help="nvidia.com/gpu.product node label, where yours differs"),
-    registry_dir: Optional[Path] = RegistryOption,
+    registry_dir: Path | None = RegistryOption,
 ) -> None:
     """Print the `dagster-k8s/config` run tag for a model's evaluation run: GPUs = tensor_parallel_size x
     pipeline_parallel_size, memory from the weights, node selector and toleration for the GPU type."""

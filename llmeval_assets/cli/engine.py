@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -23,9 +22,9 @@ STATUS_STYLE = {
 
 
 def check_models_command(
-    category: Optional[str] = typer.Option(None, "--category", "-c", help="Only the models of this category"),
+    category: str | None = typer.Option(None, "--category", "-c", help="Only the models of this category"),
     as_json: bool = JsonOption,
-    registry_dir: Optional[Path] = RegistryOption,
+    registry_dir: Path | None = RegistryOption,
 ) -> None:
     """Per model: available locally / downloadable / gated (needs licence + HF_TOKEN) / not found / not evaluable,
     with the reason. Downloads nothing."""
@@ -51,7 +50,7 @@ def check_models_command(
 
 def prepare_model_command(
     model: str = typer.Argument(..., help="Registry key or alias"),
-    registry_dir: Optional[Path] = RegistryOption,
+    registry_dir: Path | None = RegistryOption,
 ) -> None:
     """Download (hub) or convert (offline GGUF) one model's weights now and print the checkpoint directory."""
     from llmeval_assets.engine.weights import WeightsError, resolve_checkpoint

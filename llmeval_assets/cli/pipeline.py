@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -114,25 +114,25 @@ def _duration(seconds: float) -> str:
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def evaluate(category: Optional[str] = CategoryOption, model: Optional[str] = ModelOption,
-                 dataset: Optional[str] = DatasetOption, samples: Optional[int] = SamplesOption,
-                 preset: Optional[str] = PresetOption, include_optional: bool = IncludeOptionalOption,
+    def evaluate(category: str | None = CategoryOption, model: str | None = ModelOption,
+                 dataset: str | None = DatasetOption, samples: int | None = SamplesOption,
+                 preset: str | None = PresetOption, include_optional: bool = IncludeOptionalOption,
                  everything: bool = EverythingOption,
-                 judge: Optional[str] = JudgeOption, judge_max_tokens: Optional[int] = JudgeMaxTokensOption,
+                 judge: str | None = JudgeOption, judge_max_tokens: int | None = JudgeMaxTokensOption,
                  judge_rating_fallback: bool = JudgeRatingFallbackOption,
-                 profile: Optional[str] = ProfileOption, variant: Optional[str] = VariantOption,
-                 num_fewshot: Optional[int] = NumFewshotOption, chat_template: Optional[bool] = ChatTemplateOption,
-                 system_instruction: Optional[str] = SystemInstructionOption,
-                 gen_kwargs: Optional[str] = GenKwargsOption, dtype: Optional[str] = DtypeOption,
-                 limit: Optional[int] = LimitOption, items: Optional[Path] = ItemsOption,
-                 fewshot_from: Optional[Path] = FewshotFromOption, seed: Optional[int] = SeedOption,
-                 model_args: Optional[str] = ModelArgsOption,
-                 chunk_size: Optional[int] = typer.Option(None, "--chunk-size", min=1,
+                 profile: str | None = ProfileOption, variant: str | None = VariantOption,
+                 num_fewshot: int | None = NumFewshotOption, chat_template: bool | None = ChatTemplateOption,
+                 system_instruction: str | None = SystemInstructionOption,
+                 gen_kwargs: str | None = GenKwargsOption, dtype: str | None = DtypeOption,
+                 limit: int | None = LimitOption, items: Path | None = ItemsOption,
+                 fewshot_from: Path | None = FewshotFromOption, seed: int | None = SeedOption,
+                 model_args: str | None = ModelArgsOption,
+                 chunk_size: int | None = typer.Option(None, "--chunk-size", min=1,
                                                           help="Requests per engine call; each finished chunk is "
                                                                "stored, so a crash loses at most one"),
                  dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (with freshness) and stop"),
                  verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Dagster's and vLLM's logs"),
-                 registry: Optional[Path] = typer.Option(None, "--registry"),
+                 registry: Path | None = typer.Option(None, "--registry"),
                  as_json: bool = typer.Option(False, "--json")) -> None:
         """Evaluate a category or a model: one Dagster run per model for exactly its stale or missing pairs."""
         reg, model = adhoc_model_or_exit(load_or_exit(registry), registry, model, model_args, category, dataset,
@@ -174,7 +174,7 @@ def register(app: typer.Typer) -> None:
         return None
 
     @app.command()
-    def report(category: Optional[str] = typer.Option(None, "--category", "-c"),
+    def report(category: str | None = typer.Option(None, "--category", "-c"),
                as_json: bool = typer.Option(False, "--json"),
                as_html: bool = typer.Option(False, "--html", help="Build the HTML report with plots "
                                                                   "(.llmeval/report/) and print its path")) -> None:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from llmeval_assets.judging import JudgeChoice
-from llmeval_assets.profiles import ProfileChoice
 from llmeval_assets.paths import datasets_cache_dir, installed_data_path
+from llmeval_assets.profiles import ProfileChoice
 from llmeval_assets.registry import Registry, RegistryError, UnknownNameError, load_registry
 from llmeval_assets.registry.hardware import check_fit
 
@@ -197,7 +197,7 @@ def model_rows(registry: Registry, category: str | None) -> list[dict[str, Any]]
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def validate(registry: Optional[Path] = RegistryOption) -> None:
+    def validate(registry: Path | None = RegistryOption) -> None:
         """Validate the registry; list every problem (file, key, field) and exit non-zero if there is one."""
         from llmeval_assets.evaluation import profile_problems
 
@@ -216,7 +216,7 @@ def register(app: typer.Typer) -> None:
                       f"{len(reg.warnings) + len(conflicts)} warning(s)", highlight=False)
 
     @app.command()
-    def categories(registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
+    def categories(registry: Path | None = RegistryOption, as_json: bool = JsonOption) -> None:
         """The evaluation categories with their models, datasets and settings."""
         reg = load_or_exit(registry)
         rows = [{"name": name, "description": c.description, "priority": c.priority, "models": list(c.models),
@@ -240,7 +240,7 @@ def register(app: typer.Typer) -> None:
         console.print("(dataset) = declared but not supported: `llmeval datasets` says why", highlight=False)
 
     @app.command()
-    def profiles(registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
+    def profiles(registry: Path | None = RegistryOption, as_json: bool = JsonOption) -> None:
         """The evaluation profiles: what each reproduces, its variant rule, dtype and per-benchmark settings, and the
         categories that use it."""
         reg = load_or_exit(registry)
@@ -261,8 +261,8 @@ def register(app: typer.Typer) -> None:
         return None
 
     @app.command()
-    def models(category: Optional[str] = typer.Option(None, "--category", "-c"),
-               registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
+    def models(category: str | None = typer.Option(None, "--category", "-c"),
+               registry: Path | None = RegistryOption, as_json: bool = JsonOption) -> None:
         """Every model with its checkpoint, size, parallelism, categories, aliases and notes."""
         reg = load_or_exit(registry)
         try:
@@ -286,7 +286,7 @@ def register(app: typer.Typer) -> None:
         console.print(table)
 
     @app.command()
-    def datasets(registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
+    def datasets(registry: Path | None = RegistryOption, as_json: bool = JsonOption) -> None:
         """Every dataset: supported or not (and why), cached snapshot, available offline."""
         from llmeval_assets.benchmarks.base import get_benchmark
 
@@ -325,22 +325,22 @@ def register(app: typer.Typer) -> None:
         console.print(table)
 
     @app.command()
-    def plan(category: Optional[str] = CategoryOption, model: Optional[str] = ModelOption,
-             dataset: Optional[str] = DatasetOption, samples: Optional[int] = SamplesOption,
-             preset: Optional[str] = PresetOption, include_optional: bool = IncludeOptionalOption,
+    def plan(category: str | None = CategoryOption, model: str | None = ModelOption,
+             dataset: str | None = DatasetOption, samples: int | None = SamplesOption,
+             preset: str | None = PresetOption, include_optional: bool = IncludeOptionalOption,
              everything: bool = EverythingOption,
-             gpu: Optional[str] = typer.Option(None, "--gpu", help="GPU type for the memory check"),
+             gpu: str | None = typer.Option(None, "--gpu", help="GPU type for the memory check"),
              status: bool = typer.Option(True, "--status/--no-status", help="Show fresh / stale / missing"),
-             judge: Optional[str] = JudgeOption, judge_max_tokens: Optional[int] = JudgeMaxTokensOption,
+             judge: str | None = JudgeOption, judge_max_tokens: int | None = JudgeMaxTokensOption,
              judge_rating_fallback: bool = JudgeRatingFallbackOption,
-             profile: Optional[str] = ProfileOption, variant: Optional[str] = VariantOption,
-             num_fewshot: Optional[int] = NumFewshotOption, chat_template: Optional[bool] = ChatTemplateOption,
-             system_instruction: Optional[str] = SystemInstructionOption,
-             gen_kwargs: Optional[str] = GenKwargsOption, dtype: Optional[str] = DtypeOption,
-             limit: Optional[int] = LimitOption, items: Optional[Path] = ItemsOption,
-             fewshot_from: Optional[Path] = FewshotFromOption, seed: Optional[int] = SeedOption,
-             model_args: Optional[str] = ModelArgsOption,
-             registry: Optional[Path] = RegistryOption, as_json: bool = JsonOption) -> None:
+             profile: str | None = ProfileOption, variant: str | None = VariantOption,
+             num_fewshot: int | None = NumFewshotOption, chat_template: bool | None = ChatTemplateOption,
+             system_instruction: str | None = SystemInstructionOption,
+             gen_kwargs: str | None = GenKwargsOption, dtype: str | None = DtypeOption,
+             limit: int | None = LimitOption, items: Path | None = ItemsOption,
+             fewshot_from: Path | None = FewshotFromOption, seed: int | None = SeedOption,
+             model_args: str | None = ModelArgsOption,
+             registry: Path | None = RegistryOption, as_json: bool = JsonOption) -> None:
         """The (model, dataset) partitions a selection would run, with the profile and variant of each, samples,
         GPUs, a time estimate and whether each is fresh, stale (and why) or missing."""
         choice = profile_choice_or_exit(profile, variant, num_fewshot, chat_template, system_instruction,

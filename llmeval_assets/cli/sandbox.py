@@ -32,10 +32,10 @@ def sandbox(
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON"),
 ) -> None:
     """Run one completion with its tests in the sandbox and print the outcome (exit status 1 if it fails)."""
-    from llmeval_assets.benchmarks import get_benchmark  # noqa: PLC0415 - keeps `llmeval --help` fast
-    from llmeval_assets.registry import RegistryError, load_registry  # noqa: PLC0415
-    from llmeval_assets.sandbox import execute  # noqa: PLC0415
-    from llmeval_assets.snapshots import source_args  # noqa: PLC0415
+    from llmeval_assets.benchmarks import get_benchmark
+    from llmeval_assets.registry import RegistryError, load_registry
+    from llmeval_assets.sandbox import execute
+    from llmeval_assets.snapshots import source_args
 
     try:
         completion = sys.stdin.read() if str(completion_file) == "-" else completion_file.read_text(encoding="utf-8")

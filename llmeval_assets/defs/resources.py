@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import dagster as dg
 
@@ -15,9 +14,9 @@ from llmeval_assets.storage.lake import ResultsLake
 class ResultsStore(dg.ConfigurableResource):
     """The registry directory, the Parquet lake runs write, and the DuckDB file `results_db` builds."""
 
-    home: Optional[str] = None  # None: $LLMEVAL_HOME or .llmeval, read when used
-    registry_dir: Optional[str] = None  # None: ./registry or $LLMEVAL_REGISTRY
-    dataset_source: Optional[str] = None  # "offline" | "hf"; None: $LLMEVAL_DATASET_SOURCE or offline
+    home: str | None = None  # None: $LLMEVAL_HOME or .llmeval, read when used
+    registry_dir: str | None = None  # None: ./registry or $LLMEVAL_REGISTRY
+    dataset_source: str | None = None  # "offline" | "hf"; None: $LLMEVAL_DATASET_SOURCE or offline
 
     def registry(self) -> Registry:
         return load_registry(self.registry_dir)

@@ -12,7 +12,14 @@ from pathlib import Path
 
 from llmeval_assets.paths import PROJECT_ROOT, llmeval_home
 from llmeval_assets.registry.adhoc import ADHOC_FILE, read_adhoc
-from llmeval_assets.registry.loader import REGISTRY_FILES, Problem, RegistryError, parse_entries, parse_single, read_section
+from llmeval_assets.registry.loader import (
+    REGISTRY_FILES,
+    Problem,
+    RegistryError,
+    parse_entries,
+    parse_single,
+    read_section,
+)
 from llmeval_assets.registry.presets import EngineSettings, engine_settings
 from llmeval_assets.registry.schema import (
     CategoryEntry,
@@ -32,8 +39,17 @@ from llmeval_assets.registry.validate import (
     uncategorized_warnings,
 )
 
-__all__ = ["Registry", "RegistryError", "UnknownNameError", "UnknownModelError", "Pair", "load_registry",
-           "default_registry_dir", "EngineSettings", "Problem"]
+__all__ = [
+    "EngineSettings",
+    "Pair",
+    "Problem",
+    "Registry",
+    "RegistryError",
+    "UnknownModelError",
+    "UnknownNameError",
+    "default_registry_dir",
+    "load_registry",
+]
 
 
 def default_registry_dir() -> Path:

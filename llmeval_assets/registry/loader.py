@@ -77,7 +77,7 @@ def read_section(registry_dir: Path, section: str, problems: list[Problem]) -> d
         problems.append(Problem(filename, "", "", f"file not found in {registry_dir}"))
         return {}
     try:
-        document = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 - SafeLoader subclass
+        document = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = f"line {mark.line + 1}: " if mark else ""

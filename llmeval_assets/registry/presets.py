@@ -36,7 +36,7 @@ class EngineSettings:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def with_overrides(self, **overrides: Any) -> "EngineSettings":
+    def with_overrides(self, **overrides: Any) -> EngineSettings:
         known = {f.name for f in fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:

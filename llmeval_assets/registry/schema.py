@@ -86,7 +86,7 @@ class ModelEntry(Strict):
     notes: tuple[str, ...] = ()  # corrections of the seed system's facts, and other caveats shown to users
 
     @model_validator(mode="after")
-    def _consistent(self) -> "ModelEntry":
+    def _consistent(self) -> ModelEntry:
         if self.kind is not ModelKind.api and self.params_b is None:
             raise ValueError("params_b is required for models with weights")
         if self.kind is not ModelKind.api and not (self.hf_id or self.local_path):
@@ -200,7 +200,7 @@ class DatasetEntry(Strict):
     reason: str | None = None  # why unsupported, or a caveat
 
     @model_validator(mode="after")
-    def _supported_has_benchmark(self) -> "DatasetEntry":
+    def _supported_has_benchmark(self) -> DatasetEntry:
         if self.supported and not self.benchmark:
             raise ValueError("a supported dataset names its benchmark module")
         if not self.supported and not self.reason:

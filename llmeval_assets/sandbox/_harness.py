@@ -21,10 +21,7 @@ import sys
 
 # Imported before the privilege drop when the parent asks (payload "preload_modules"): as an unprivileged uid,
 # the interpreter's own directory may be unreachable (a Python under /root, no mount namespace re-exposing it).
-_PRELOADED_MODULES = (
-    "array bisect cmath collections copy ctypes datetime decimal fractions functools hashlib heapq itertools "
-    "io math operator pathlib random re shutil signal socket statistics string subprocess tempfile textwrap typing"
-).split()
+_PRELOADED_MODULES = ["array", "bisect", "cmath", "collections", "copy", "ctypes", "datetime", "decimal", "fractions", "functools", "hashlib", "heapq", "itertools", "io", "math", "operator", "pathlib", "random", "re", "shutil", "signal", "socket", "statistics", "string", "subprocess", "tempfile", "textwrap", "typing"]
 _MESSAGE_CHARS = 2000
 _PR_SET_NO_NEW_PRIVS = 38
 # Ignored by every Python process at startup; any other ignored signal was inherited

@@ -5,8 +5,8 @@ import pytest
 
 from llmeval_assets.benchmarks import Prediction, ScoringContext, get_benchmark
 from llmeval_assets.benchmarks.gsm8k import extract_chat_strict, extract_flexible, extract_strict, normalize
-from tests.benchmarks.fakes import FakeEngine
 from tests.benchmarks.data import load_test_items
+from tests.benchmarks.fakes import FakeEngine
 
 FIRST_QUESTION = ("Janet\u2019s ducks lay 16 eggs per day. She eats three for breakfast every morning and bakes "
                   "muffins for her friends every day with four. She sells the remainder at the farmers' market "

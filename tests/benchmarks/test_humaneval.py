@@ -6,8 +6,8 @@ import math
 import pytest
 
 from llmeval_assets.benchmarks import Prediction, ScoringContext, get_benchmark
-from tests.benchmarks.fakes import FakeEngine, render_fake_chat
 from tests.benchmarks.data import load_test_items
+from tests.benchmarks.fakes import FakeEngine, render_fake_chat
 
 PROMPT_0 = (
     "from typing import List\n\n\n"

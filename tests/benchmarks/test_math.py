@@ -6,8 +6,8 @@ import pytest
 
 from llmeval_assets.benchmarks import Item, Prediction, ScoringContext, get_benchmark
 from llmeval_assets.benchmarks.math import extract_answer, is_equivalent, last_boxed
-from tests.benchmarks.fakes import FakeEngine
 from tests.benchmarks.data import load_test_items
+from tests.benchmarks.fakes import FakeEngine
 
 # lm-eval minerva_math_algebra rendered for test doc 0: 4 exemplars ("Problem:\n...\n\nSolution: ..."), then the problem
 EXPECTED_PROMPT = (

@@ -4,8 +4,8 @@ prompt, per-assert tests, setup code, gold = 1 / empty = 0."""
 import pytest
 
 from llmeval_assets.benchmarks import Prediction, get_benchmark
-from tests.benchmarks.fakes import FakeEngine
 from tests.benchmarks.data import load_test_items
+from tests.benchmarks.fakes import FakeEngine
 
 # lm-eval mbpp.yaml rendered for test task 11: exemplars 2, 3, 4 ("...[BEGIN]\n{code}\n[DONE]", blank-line joined)
 EXPECTED_PROMPT = (

@@ -10,8 +10,8 @@ import pytest
 from llmeval_assets.benchmarks import Prediction, ScoringContext, get_benchmark
 from llmeval_assets.benchmarks.mt_bench import NoGoldAnswers, parse_rating
 from llmeval_assets.engine.base import EngineError
-from tests.benchmarks.fakes import FakeEngine
 from tests.benchmarks.data import load_test_items
+from tests.benchmarks.fakes import FakeEngine
 
 
 class DictCache:

@@ -5,8 +5,8 @@ import pytest
 
 from llmeval_assets.benchmarks import Item, Prediction, ScoringContext, get_benchmark
 from llmeval_assets.benchmarks.hellaswag import preprocess
-from tests.benchmarks.fakes import FakeEngine
 from tests.benchmarks.data import load_test_items
+from tests.benchmarks.fakes import FakeEngine
 
 CHAT_QUESTION = (
     "Given the following question and four candidate answers (A, B, C and D), choose the best answer.\n"
@@ -210,6 +210,6 @@ def test_gold_scores_one_and_empty_scores_zero_on_every_variant(name):
         spec = benchmark.task_spec(variant)
         gold = benchmark.aggregate(benchmark.score(items, benchmark.gold_predictions(items, spec), spec), spec)
         empty = benchmark.aggregate(benchmark.score(items, benchmark.empty_predictions(items, spec), spec), spec)
-        assert {m.name: m.value for m in gold if m.name != "unanswered"} == {m: 1.0 for m in spec.metrics} | (
+        assert {m.name: m.value for m in gold if m.name != "unanswered"} == dict.fromkeys(spec.metrics, 1.0) | (
             {"acc_macro": 1.0} if name == "mmlu" else {})
         assert all(m.value == 0.0 for m in empty)

@@ -6,8 +6,8 @@ import pytest
 
 from llmeval_assets.benchmarks import Prediction, ScoringContext, get_benchmark
 from llmeval_assets.benchmarks.repobench import build_prompt, edit_similarity, exact_match, first_code_line
-from tests.benchmarks.fakes import FakeEngine
 from tests.benchmarks.data import load_test_items
+from tests.benchmarks.fakes import FakeEngine
 
 IN_FILE_PROMPT = (
     "# Repo Name: acme/invoicing\n"

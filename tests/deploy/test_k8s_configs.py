@@ -21,10 +21,15 @@ from dagster._serdes.config_class import class_from_code_pointer
 from dagster_k8s import K8sRunLauncher
 from dagster_k8s.job import USER_DEFINED_K8S_CONFIG_KEY, construct_dagster_k8s_job
 
-from llmeval_assets.deploy import DEPLOYMENT_ENV, GPU_TYPE_ENV, K8S_CONFIG_TAG, DeploymentError, k8s_run_config, \
-    run_tags
+from llmeval_assets.deploy import (
+    DEPLOYMENT_ENV,
+    GPU_TYPE_ENV,
+    K8S_CONFIG_TAG,
+    DeploymentError,
+    k8s_run_config,
+    run_tags,
+)
 from llmeval_assets.registry import UnknownNameError, load_registry
-
 from tests.registry_edits import PROJECT_ROOT
 
 K8S = PROJECT_ROOT / "deploy" / "k8s"

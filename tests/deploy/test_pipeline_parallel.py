@@ -12,7 +12,6 @@ from llmeval_assets.deploy import DeploymentError, k8s_run_config, model_gpus
 from llmeval_assets.engine.vllm_engine import vllm_engine_args
 from llmeval_assets.engine.weights import Checkpoint
 from llmeval_assets.registry import load_registry
-
 from tests.registry_edits import PROJECT_ROOT, edit, problems
 
 RAY_CLUSTER = PROJECT_ROOT / "deploy" / "ray" / "raycluster.yaml"

@@ -4,8 +4,8 @@ middle of a batch (killed here with SIGKILL)."""
 from __future__ import annotations
 
 import os
-import signal
 import shutil
+import signal
 import threading
 
 import pytest

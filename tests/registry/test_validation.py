@@ -11,7 +11,6 @@ from llmeval_assets.registry import UnknownModelError, load_registry
 from tests.registry_edits import SHIPPED, edit, problems
 
 
-
 @pytest.fixture
 def reg_dir(tmp_path: Path) -> Path:
     target = tmp_path / "registry"

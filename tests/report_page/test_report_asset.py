@@ -13,8 +13,7 @@ import dagster as dg
 
 from llmeval_assets.defs.report_page import MART_KEYS, build_html_report_asset
 from llmeval_assets.defs.resources import ResultsStore
-from llmeval_assets.paths import PROJECT_ROOT
-from llmeval_assets.paths import report_dir
+from llmeval_assets.paths import PROJECT_ROOT, report_dir
 
 
 def test_the_asset_sits_downstream_of_the_marts_it_reads():

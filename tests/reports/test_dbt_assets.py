@@ -8,9 +8,9 @@ import dagster as dg
 import duckdb
 import pyarrow as pa
 
-from tests.reports.conftest import fixture_tables, write_table
 from llmeval_assets.defs.reports import dbt_reports_assets, dbt_resource
 from llmeval_assets.defs.resources import ResultsStore
+from tests.reports.conftest import fixture_tables, write_table
 
 LEADERBOARD = dg.AssetKey(["reports", "leaderboard"])
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.reports.conftest import DENSE, GSM8K_SPEC, MOE, MT_BENCH_JUDGE, write_results_duckdb
 from llmeval_assets.defs.reports import run_dbt_build
+from tests.reports.conftest import DENSE, GSM8K_SPEC, MOE, MT_BENCH_JUDGE, write_results_duckdb
 
 
 @pytest.fixture(scope="module")
