@@ -119,6 +119,5 @@ def parse_single(filename: str, raw: dict[str, Any], schema: type[BaseModel], pr
     try:
         return schema.model_validate(raw)
     except ValidationError as exc:
-        for err in exc.errors():
-            problems.append(Problem(filename, "", ".".join(str(p) for p in err["loc"]), err["msg"]))
+        problems.extend(Problem(filename, "", ".".join(str(p) for p in err["loc"]), err["msg"]) for err in exc.errors())
         return None
