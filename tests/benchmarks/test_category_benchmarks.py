@@ -193,3 +193,24 @@ def test_letter_tasks_score_acc_from_single_pass_letters():
     engine = FakeEngine(choice=lambda request: [-1.0, -0.5, -2.0, -3.0])  # always " B"
     scores = medmcqa.score(items, medmcqa.predict(engine, items, spec), spec)
     assert [s.values["acc"] for s in scores] == [float(i.data["gold"] == 1) for i in items]
+
+
+def test_hh_rlhf_pairs_share_the_dialogue_and_alternate_the_chosen_position(monkeypatch):
+    dialogue = "\n\nHuman: How do I boil an egg?\n\nAssistant:"
+    items = hub_items(monkeypatch, "hh_rlhf", [
+        {"chosen": dialogue + " Simmer it for nine minutes.", "rejected": dialogue + " No."},
+        {"chosen": dialogue + " Simmer it for nine minutes.", "rejected": dialogue + " Microwave it whole."},
+        {"chosen": "\n\nHuman: Hi\n\nAssistant: Hello.", "rejected": "\n\nHuman: Hey\n\nAssistant: Hello."},
+        {"chosen": dialogue + " Same.", "rejected": dialogue + " Same."}])
+    assert [i.item_id for i in items] == ["test-0", "test-1"]  # no common dialogue / nothing to prefer: left out
+    assert [(i.data["choices"], i.data["gold"]) for i in items] == [
+        (["Simmer it for nine minutes.", "No."], 0), (["Microwave it whole.", "Simmer it for nine minutes."], 1)]
+    requests = rendered("hh_rlhf", items[:1])
+    assert [(r.context, r.continuation) for r in requests] == [
+        (dialogue, " Simmer it for nine minutes."), (dialogue, " No.")]
+    hh = get_benchmark("hh_rlhf")
+    spec = hh.task_spec()
+    assert spec.primary_metric == "acc_norm" and spec.reference.startswith("none: llmeval's own protocol")
+    # the longer preferred reply loses on total log-likelihood, wins per character
+    (score,) = hh.score(items[:1], [Prediction(item_id="test-0", logprobs=(-9.0, -3.0))], spec)
+    assert score.values == {"acc": 0.0, "acc_norm": 1.0}
