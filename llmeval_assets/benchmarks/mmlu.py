@@ -82,9 +82,9 @@ CHAT_TEMPLATE = (
 ANSWER_PREFIX = "The best answer is"
 
 
-def _fewshot_ids(per_subject: int = SHOTS_PER_SUBJECT) -> tuple[str, ...]:
+def _fewshot_ids(subjects: Sequence[str], per_subject: int = SHOTS_PER_SUBJECT) -> tuple[str, ...]:
     # lm-eval's `first_n` sampler over the dev split: the subject's first dev questions
-    return tuple(f"{subject}/dev/{index}" for subject in SUBJECTS for index in range(per_subject))
+    return tuple(f"{subject}/dev/{index}" for subject in subjects for index in range(per_subject))
 
 
 @register
@@ -93,6 +93,8 @@ class MMLU(MultipleChoiceBenchmark):
     version = "1"
     default_variant = "5shot"
     chat_variant = "chat_5shot"
+    subjects: tuple[str, ...] = SUBJECTS  # a subset benchmark (mmlu_medical) evaluates some of them
+    harness_task = "mmlu"  # the lm-evaluation-harness task (or group of subject tasks) the default reproduces
 
     def variants(self) -> tuple[str, ...]:
         return ("5shot", "0shot", "chat_5shot")
@@ -102,7 +104,7 @@ class MMLU(MultipleChoiceBenchmark):
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
         if source == "offline":
             root = offline_path(self.name, source_args)
-            rows_by_split = {split: [row for subject in SUBJECTS for row in read_arrow_dir(root / subject / split)]
+            rows_by_split = {split: [row for subject in self.subjects for row in read_arrow_dir(root / subject / split)]
                              for split in ("test", "dev")}
         elif source == "hf":
             hub = hub_split(self.name, source_args)
@@ -121,6 +123,8 @@ class MMLU(MultipleChoiceBenchmark):
             subject = require(row, "subject", str, dataset=self.name, row=where)
             if subject not in SUBJECTS:
                 raise DatasetFormatError(self.name, where, "subject", f"unknown subject {subject!r}")
+            if subject not in self.subjects:  # the hub's `all` config holds every subject
+                continue
             index = index_in_subject[subject] = index_in_subject.get(subject, -1) + 1
             item_id = f"{subject}/{source_split}/{index}"
             choices = require_str_list(row, "choices", dataset=self.name, row=item_id, min_len=4)
@@ -143,7 +147,7 @@ class MMLU(MultipleChoiceBenchmark):
             benchmark=self.name, variant=variant, benchmark_version=self.version,
             prompt_template=(CHAT_TEMPLATE + "\n<assistant prefix>" + ANSWER_PREFIX) if chat
             else DESCRIPTION + "<exemplars: QUESTION_TEMPLATE + ' {letter}\\n\\n'>" + QUESTION_TEMPLATE,
-            num_fewshot=num_fewshot, fewshot_ids=_fewshot_ids() if num_fewshot else (),
+            num_fewshot=num_fewshot, fewshot_ids=_fewshot_ids(self.subjects) if num_fewshot else (),
             use_chat_template=chat,
             request_kind="generate" if chat else "choice",
             sampling=Sampling(max_tokens=10, temperature=0.0) if chat else Sampling(),
@@ -152,7 +156,7 @@ class MMLU(MultipleChoiceBenchmark):
             # the card reports the macro average; lm-eval's `mmlu` group weights subjects by size (micro)
             primary_metric="acc_macro" if chat else "acc",
             reference=("Llama 3.1 model card (lm-eval mmlu_llama)" if chat else
-                       f"lm-evaluation-harness mmlu, num_fewshot={num_fewshot}"),
+                       f"lm-evaluation-harness {self.harness_task}, num_fewshot={num_fewshot}"),
         )
 
     def max_fewshot(self, spec: TaskSpec) -> int | None:
@@ -160,7 +164,7 @@ class MMLU(MultipleChoiceBenchmark):
 
     def adjust_spec(self, spec: TaskSpec) -> TaskSpec:
         # exemplars are each subject's first dev questions: as many ids as the spec shows per subject
-        return replace(spec, fewshot_ids=_fewshot_ids(spec.num_fewshot) if spec.num_fewshot else ())
+        return replace(spec, fewshot_ids=_fewshot_ids(self.subjects, spec.num_fewshot) if spec.num_fewshot else ())
 
     def context(self, item: Item, spec: TaskSpec, fewshot: Sequence[Item]) -> str:
         exemplars = "".join(f"{self._question(shot)} {LETTERS[shot.data['gold']]}\n\n" for shot in fewshot)

@@ -56,7 +56,8 @@ def verify_dataset(dataset: str, benchmark: Any, variant: str, offline_args: dic
 
     spec = benchmark.task_spec(variant)
     items = [item for item in benchmark.load_items("offline", **offline_args) if item.split == "test"]
-    row: dict[str, Any] = {"dataset": dataset, "variant": variant, "n": len(items)}
+    row: dict[str, Any] = {"dataset": dataset, "variant": variant, "n": len(items),
+                           "fixture": any(bool(item.data.get("fixture")) for item in items)}
     if not benchmark.has_gold:
         return {**row, "gold_score": None, "empty_score": None, "ok": True,
                 "note": "not applicable: no reference answers (judge-scored)"}
@@ -107,7 +108,8 @@ def register(app: typer.Typer) -> None:
                 else:
                     status = "ok" if row["ok"] else "FAIL"
                     typer.echo(f"{row['dataset']:<15} {row['variant']:<12} n={row['n']:<6} "
-                               f"gold={row['gold_score']:.4f} empty={row['empty_score']:.4f}  {status}")
+                               f"gold={row['gold_score']:.4f} empty={row['empty_score']:.4f}  {status}"
+                               + ("  (hand-built FIXTURE, not the benchmark's data)" if row["fixture"] else ""))
         if any(row["ok"] is False for row in rows):
             raise typer.Exit(1)
 

@@ -60,3 +60,24 @@ def test_arc_and_hellaswag_loglikelihood_and_chat_letter(engine):
     items = load_test_items("hellaswag")[:4]
     predictions = hellaswag.predict(engine, items, hellaswag.task_spec())
     assert all(len(p.logprobs) == 4 for p in predictions)
+
+
+def test_category_benchmarks_on_real_and_fixture_data(engine):
+    # MedMCQA (real validation rows, single-pass letters), SciQ (real, per-choice log-likelihoods) and TruthfulQA
+    # (the labelled fixture: MC1 and MC2 from one request set) through the real engine
+    for dataset, count in (("medmcqa", 4), ("sciq", 3), ("truthfulqa", 2)):
+        benchmark = get_benchmark(dataset)
+        items = load_test_items(dataset)[:count]
+        spec = benchmark.task_spec()
+        predictions = benchmark.predict(engine, items, spec)
+        assert all(p.error is None and len(p.logprobs) == len(benchmark.continuations(i, spec))
+                   and max(p.logprobs) < 0 for p, i in zip(predictions, items, strict=True))
+        metrics = {m.name: m for m in benchmark.aggregate(benchmark.score(items, predictions, spec), spec)}
+        assert {name: metrics[name].n for name in spec.metrics} == dict.fromkeys(spec.metrics, count)
+        assert all(0.0 <= metrics[name].value <= 1.0 for name in spec.metrics)
+    # MC2 is a probability mass strictly inside (0, 1) for a real model's log-likelihoods
+    truthfulqa = get_benchmark("truthfulqa")
+    items = load_test_items("truthfulqa")[:1]
+    (score,) = truthfulqa.score(items, truthfulqa.predict(engine, items, truthfulqa.task_spec()),
+                                truthfulqa.task_spec())
+    assert 0.0 < score.values["mc2"] < 1.0

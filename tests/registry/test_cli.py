@@ -82,7 +82,8 @@ def test_plan_samples_dataset_and_model_selection():
     assert partition["status"] in ("fresh", "stale", "missing")
     # a model in several categories is planned in all of them (the seed used only the first)
     plan = run_json("plan", "--model", "qwen25_7b", "--include-optional")
-    assert {p["dataset"] for p in plan["partitions"]} == {"gsm8k", "math"}
+    assert {p["dataset"] for p in plan["partitions"]} == {"gsm8k", "math", "truthfulqa", "toxigen", "hh_rlhf",
+                                                          "mmlu_geography"}
 
 
 def test_plan_rejects_a_dataset_outside_the_selection():
