@@ -11,6 +11,19 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+class UnsafePathError(ValueError):
+    """A name that would leave the folder it is meant to be inside."""
+
+
+def path_under(root: Path, *names: str) -> Path:
+    """root/name/...: each name is one plain folder or file name. Names come from registry keys, dataset versions
+    and run ids; refusing separators, "." and "..", absolute paths and NUL keeps every path inside `root`."""
+    for name in names:
+        if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+            raise UnsafePathError(f"{name!r} is not a plain name: it would leave {root}")
+    return Path(root).joinpath(*names)
+
+
 def llmeval_home() -> Path:
     return Path(os.environ.get("LLMEVAL_HOME", PROJECT_ROOT / ".llmeval"))
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from llmeval_assets.benchmarks.base import Item, get_benchmark
 from llmeval_assets.benchmarks.sources import SnapshotInfo, read_snapshot, write_snapshot
-from llmeval_assets.paths import datasets_cache_dir
+from llmeval_assets.paths import datasets_cache_dir, path_under
 from llmeval_assets.registry import Registry
 from llmeval_assets.storage.lake import ResultsLake
 
@@ -65,7 +65,7 @@ def current_items(lake: ResultsLake, dataset: str) -> tuple[list[Item], str]:
 
 def items_of_version(dataset: str, version: str) -> list[Item]:
     """The items of a dataset's snapshot `version` (its content hash), wherever the current record points."""
-    return _read_cached(str(datasets_cache_dir() / dataset / f"{version}.parquet"), dataset)
+    return _read_cached(str(path_under(datasets_cache_dir(), dataset, f"{version}.parquet")), dataset)
 
 
 def snapshot_items(record: dict[str, Any]) -> list[Item]:

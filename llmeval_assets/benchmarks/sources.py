@@ -27,7 +27,7 @@ from typing import Any
 
 from llmeval_assets.benchmarks.base import Item, items_to_records, records_to_items
 from llmeval_assets.engine.requests import stable_hash
-from llmeval_assets.paths import datasets_cache_dir
+from llmeval_assets.paths import datasets_cache_dir, path_under
 from llmeval_assets.registry.schema import OfflineSource
 
 SNAPSHOT_COLUMNS = ("item_id", "split", "group", "data")
@@ -230,7 +230,7 @@ def write_snapshot(dataset: str, items: Sequence[Item], cache_dir: Path | None =
         raise DatasetFormatError(dataset, duplicate, "item_id", "duplicate item id")
     records = items_to_records(items)
     digest = stable_hash(records)
-    path = (cache_dir or datasets_cache_dir()) / dataset / f"{digest}.parquet"
+    path = path_under(cache_dir or datasets_cache_dir(), dataset, f"{digest}.parquet")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pylist(records, schema=pa.schema([(c, pa.string()) for c in SNAPSHOT_COLUMNS]))
@@ -267,6 +267,6 @@ def read_snapshot(path: Path, dataset: str | None = None) -> list[Item]:
 
 def snapshot_paths(dataset: str, cache_dir: Path | None = None) -> list[Path]:
     """The dataset's snapshot files, newest first."""
-    folder = (cache_dir or datasets_cache_dir()) / dataset
+    folder = path_under(cache_dir or datasets_cache_dir(), dataset)
     return sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime, reverse=True)
 

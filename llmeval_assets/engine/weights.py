@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from llmeval_assets.engine.base import EngineError
-from llmeval_assets.paths import installed_data_path, llmeval_home
+from llmeval_assets.paths import installed_data_path, llmeval_home, path_under
 from llmeval_assets.registry import default_registry_dir
 from llmeval_assets.registry.schema import ModelEntry, ModelKind, OfflineSource
 
@@ -135,8 +135,8 @@ def _offline_missing_reason(source: OfflineSource) -> str:
 def convert_gguf(key: str, gguf: Path, cache_root: Path | None = None) -> Checkpoint:
     """Dequantize a llama-architecture GGUF into a float32 safetensors LlamaForCausalLM checkpoint, once per GGUF
     content hash. The tokenizer and its chat template come from the GGUF metadata."""
+    target = path_under(cache_root or llmeval_home() / "models", key)
     revision = f"sha256:{_file_sha256(gguf)}"
-    target = (cache_root or llmeval_home() / "models") / key
     marker = target / CONVERSION_MARKER
     if marker.is_file() and json.loads(marker.read_text()).get("revision") == revision:
         return Checkpoint(key, target, revision=revision, source="offline")
@@ -225,7 +225,7 @@ def check_model(key: str, entry: ModelEntry, registry_root: Path | None = None) 
             return status(Availability.available, f"local checkpoint {path}")
         return status(Availability.not_found, f"local checkpoint {path} does not exist or has no config.json")
     if entry.offline:
-        converted = llmeval_home() / "models" / key
+        converted = path_under(llmeval_home() / "models", key)
         if (converted / CONVERSION_MARKER).is_file():
             return status(Availability.available, f"converted offline checkpoint {converted}")
         gguf = find_offline_file(entry.offline)

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from llmeval_assets.benchmarks.base import MetricValue, Prediction, SampleScore
 from llmeval_assets.identity import EvaluationIdentity
+from llmeval_assets.paths import path_under
 
 PREDICTION_SCHEMA = pa.schema([
     ("model", pa.string()), ("dataset", pa.string()), ("profile", pa.string()), ("spec_hash", pa.string()),
@@ -151,7 +152,7 @@ class ResultsLake:
         self.root = Path(root)
 
     def _dir(self, table: str, dataset: str, model: str, profile: str) -> Path:
-        return self.root / table / f"dataset={dataset}" / f"model={model}" / f"profile={profile}"
+        return path_under(self.root, table, f"dataset={dataset}", f"model={model}", f"profile={profile}")
 
     def files(self, table: str) -> list[Path]:
         """Every Parquet file of a table (partials excluded: they start with a dot)."""
@@ -246,20 +247,20 @@ class ResultsLake:
 
     # --- runs ---------------------------------------------------------------------------------------------------
     def write_run(self, row: dict[str, Any]) -> None:
-        path = self.root / "runs" / f"model={row['model']}" / f"run={row['run_id']}" / "part.parquet"
+        path = path_under(self.root, "runs", f"model={row['model']}", f"run={row['run_id']}", "part.parquet")
         _write_atomic(pa.Table.from_pylist([row], schema=RUN_SCHEMA), path)
 
     # --- small JSON records: current dataset snapshots and resolved weights ---------------------------------------
     def set_current_snapshot(self, dataset: str, record: dict[str, Any]) -> None:
-        _write_json_atomic(record, self.root / "datasets" / f"{dataset}.json")
+        _write_json_atomic(record, path_under(self.root, "datasets", f"{dataset}.json"))
 
     def current_snapshot(self, dataset: str) -> dict[str, Any] | None:
-        path = self.root / "datasets" / f"{dataset}.json"
+        path = path_under(self.root, "datasets", f"{dataset}.json")
         return json.loads(path.read_text()) if path.exists() else None
 
     def set_weights(self, model: str, record: dict[str, Any]) -> None:
-        _write_json_atomic(record, self.root / "weights" / f"{model}.json")
+        _write_json_atomic(record, path_under(self.root, "weights", f"{model}.json"))
 
     def weights(self, model: str) -> dict[str, Any] | None:
-        path = self.root / "weights" / f"{model}.json"
+        path = path_under(self.root, "weights", f"{model}.json")
         return json.loads(path.read_text()) if path.exists() else None
