@@ -44,6 +44,7 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
                       choice: ProfileChoice = ProfileChoice(), chunk_size: int | None = None,
                       log: Callable[[str], Any] = print, log_level: str = "INFO",
                       engine: EngineResource | None = None, **selection: Any) -> dict[str, Any]:
+    judge.check(registry)
     plan = build_plan(registry, choice=choice, **selection)
     samples = selection.get("samples")
     store = ResultsStore(registry_dir=str(registry_dir) if registry_dir else None)

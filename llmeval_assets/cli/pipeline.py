@@ -42,6 +42,7 @@ from llmeval_assets.cli.registry import (
     emit_json,
     err_console,
     fail,
+    judge_or_exit,
     load_or_exit,
     partition_statuses,
     plan_or_exit,
@@ -49,6 +50,7 @@ from llmeval_assets.cli.registry import (
     show_plan,
 )
 from llmeval_assets.judging import JudgeChoice
+from llmeval_assets.registry import UnknownNameError
 
 
 @contextmanager
@@ -142,6 +144,7 @@ def register(app: typer.Typer) -> None:
         judging = JudgeChoice(judge, judge_max_tokens, judge_rating_fallback)
         choice = profile_choice_or_exit(profile, variant, num_fewshot, chat_template, system_instruction,
                                         gen_kwargs, dtype, limit, items, fewshot_from, seed)
+        judge_or_exit(reg, judging)
         if dry_run:  # the seed's flag: print the plan and stop
             return show_plan(reg, as_json=as_json, status=True, judge=judging, choice=choice, **selection)
         from llmeval_assets.paths import lake_dir
@@ -179,6 +182,11 @@ def register(app: typer.Typer) -> None:
                as_html: bool = typer.Option(False, "--html", help="Build the HTML report with plots "
                                                                   "(.llmeval/report/) and print its path")) -> None:
         """The leaderboard from DuckDB: one row per (model, dataset, metric) with its standard error and n."""
+        if category is not None:
+            try:
+                category = load_or_exit(None).resolve_category(category)
+            except UnknownNameError as exc:
+                return fail(str(exc))
         if as_html:
             from llmeval_assets.report_html import build_html_report
             from llmeval_assets.reporting import LeaderboardUnavailable
@@ -194,6 +202,12 @@ def register(app: typer.Typer) -> None:
             rows = leaderboard_rows(category=category)
         except LeaderboardUnavailable as exc:
             return fail(str(exc))
+        if not rows:
+            scope = f"category {category!r}" if category else "any model"
+            err_console.print(f"error: no results stored for {scope} yet: run `llmeval evaluate "
+                              f"{f'--category {category}' if category else '--category C'}` first",
+                              highlight=False, markup=False)
+            raise typer.Exit(1)
         if as_json:
             return emit_json(rows)
         table = Table("model", "dataset", "metric", "value", "± stderr", "n")

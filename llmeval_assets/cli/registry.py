@@ -355,6 +355,7 @@ def register(app: typer.Typer) -> None:
 
 def show_plan(reg: Registry, *, as_json: bool, status: bool, judge: JudgeChoice, choice: ProfileChoice,
               **selection: Any) -> None:
+    judge_or_exit(reg, judge)
     plan = plan_or_exit(reg, choice=choice, **selection)
     payload = plan.as_dict()
     statuses = partition_statuses(reg, payload["partitions"], selection.get("samples"), judge, choice,
@@ -379,6 +380,13 @@ def partition_statuses(reg: Registry, partitions: list[dict[str, Any]], samples:
     lake = ResultsLake(lake_dir())
     return [partition_status(reg, lake, p["model"], p["dataset"], choice, samples, judge, preset=preset).as_dict()
             for p in partitions]
+
+
+def judge_or_exit(reg: Registry, judge: JudgeChoice) -> None:
+    try:
+        judge.check(reg)
+    except UnknownNameError as exc:
+        fail(str(exc))
 
 
 def plan_or_exit(reg: Registry, **selection: Any):

@@ -66,7 +66,7 @@ def resolve_checkpoint(key: str, entry: ModelEntry, registry_root: Path | None =
     """Make the model's weights available locally (download or convert if needed) and return the checkpoint.
     Raises WeightsError with the reason when that is impossible."""
     if not entry.kind.can_generate:
-        raise WeightsError(f"model {key!r}: {_not_evaluable_reason(entry)}")
+        raise WeightsError(f"model {key!r}: {not_evaluable_reason(entry)}")
     if entry.local_path:
         return local_checkpoint(key, _local_dir(entry.local_path, registry_root))
     if entry.offline:
@@ -218,7 +218,7 @@ def check_model(key: str, entry: ModelEntry, registry_root: Path | None = None) 
         return ModelStatus(key, availability, reason)
 
     if not entry.kind.can_generate:
-        return status(Availability.not_evaluable, _not_evaluable_reason(entry))
+        return status(Availability.not_evaluable, not_evaluable_reason(entry))
     if entry.local_path:
         path = _local_dir(entry.local_path, registry_root)
         if (path / "config.json").is_file():
@@ -304,7 +304,7 @@ def _network_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _not_evaluable_reason(entry: ModelEntry) -> str:
+def not_evaluable_reason(entry: ModelEntry) -> str:
     reasons = {
         ModelKind.encoder: "an encoder model cannot generate text or score continuations",
         ModelKind.encoder_decoder: "encoder-decoder models are not served by the vLLM decoder path",

@@ -206,5 +206,6 @@ def check_profiles(profiles: dict[str, ProfileEntry], categories: dict[str, Cate
 
 def uncategorized_warnings(categories: dict[str, CategoryEntry], models: dict[str, ModelEntry]) -> list[str]:
     placed = {m for c in categories.values() for m in (*c.models, *c.removed_models)}
-    return [f"models.yaml: {key}: in no category (evaluate it with --model {key})"
+    return [f"models.yaml: {key}: in no category (add it to one to evaluate it: categories choose its "
+            "datasets)"
             for key in models if key not in placed]
