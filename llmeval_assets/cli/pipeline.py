@@ -42,6 +42,7 @@ from llmeval_assets.cli.registry import (
     emit_json,
     err_console,
     fail,
+    gated_models,
     judge_or_exit,
     load_or_exit,
     partition_statuses,
@@ -146,13 +147,21 @@ def register(app: typer.Typer) -> None:
                                         gen_kwargs, dtype, limit, items, fewshot_from, seed)
         judge_or_exit(reg, judging)
         if dry_run:  # the seed's flag: print the plan and stop
-            return show_plan(reg, as_json=as_json, status=True, judge=judging, choice=choice, **selection)
+            if show_plan(reg, as_json=as_json, status=True, judge=judging, choice=choice, **selection):
+                raise typer.Exit(1)  # the real run would refuse
+            return None
         from llmeval_assets.paths import lake_dir
         from llmeval_assets.reporting import reports_out_of_date
         from llmeval_assets.storage.lake import ResultsLake
 
         plan = plan_or_exit(reg, choice=choice, **selection)
         statuses = partition_statuses(reg, plan.as_dict()["partitions"], samples, judging, choice, preset)
+        gated = gated_models(reg, sorted({s["model"] for s in statuses if s["status"] != "fresh"}))
+        if gated:  # its run would fail only after the others, when it fetches the weights
+            err_console.print("error: cannot fetch the weights of " + "; ".join(
+                f"{key}: {reason}" for key, reason in gated.items()) + "; nothing was run (choose other models with "
+                "--model)", highlight=False, markup=False)
+            raise typer.Exit(1)
         if all(s["status"] == "fresh" for s in statuses) and not reports_out_of_date(ResultsLake(lake_dir())):
             # answered without starting Dagster or an engine
             console.print(f"all {len(statuses)} partitions are fresh: nothing to run", highlight=False)

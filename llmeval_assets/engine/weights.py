@@ -45,6 +45,9 @@ class WeightsError(EngineError):
     """The weights of a model cannot be made available (missing, gated, hub unreachable, conversion failed)."""
 
 
+GATED_HINT = "gated: accept the licence on the hub and set HF_TOKEN"
+
+
 def hf_token() -> str | None:
     return os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN") or None
 
@@ -76,6 +79,9 @@ def resolve_checkpoint(key: str, entry: ModelEntry, registry_root: Path | None =
         if not entry.hf_id:
             raise WeightsError(f"model {key!r}: {_offline_missing_reason(entry.offline)}")
     if entry.hf_id:
+        gated = gated_without_token(key, entry, registry_root)
+        if gated:  # the hub would refuse: say why without asking it
+            raise WeightsError(f"model {key!r}: {gated}")
         return _hub_checkpoint(key, entry.hf_id, entry.revision)
     raise WeightsError(f"model {key!r} has no weights source (no local_path, offline package or hf_id)")
 
@@ -245,9 +251,7 @@ def _check_hub(key: str, hf_id: str, revision: str | None, gated: bool) -> Model
         return ModelStatus(key, Availability.available, f"in the hub cache: {Path(cached).parent}")
     token = hf_token()
     if gated and not token:
-        return ModelStatus(
-            key, Availability.gated, f"{hf_id} requires accepting the licence on the hub and a token (set HF_TOKEN)"
-        )
+        return ModelStatus(key, Availability.gated, f"{hf_id} is {GATED_HINT}")
     api = HfApi(token=token)
     try:
         info = api.model_info(hf_id, revision=revision, timeout=HUB_TIMEOUT_S)
@@ -257,6 +261,14 @@ def _check_hub(key: str, hf_id: str, revision: str | None, gated: bool) -> Model
         return ModelStatus(key, _hub_error_status(exc), _hub_error_reason(exc, hf_id, revision))
     pinned = f" at {revision}" if revision else ""
     return ModelStatus(key, Availability.downloadable, f"{hf_id}{pinned} on the hub (commit {info.sha})")
+
+
+def gated_without_token(key: str, entry: ModelEntry, registry_root: Path | None = None) -> str | None:
+    """Why a gated model's weights cannot be had here (no token, not on this machine), or None; asks no hub."""
+    if not entry.gated or hf_token():
+        return None
+    status = check_model(key, entry, registry_root)
+    return status.reason if status.status is Availability.gated else None
 
 
 def _hub_error_status(exc: Exception) -> Availability:
@@ -280,7 +292,7 @@ def _hub_error_reason(exc: Exception, hf_id: str, revision: str | None) -> str:
     )
 
     if isinstance(exc, GatedRepoError):
-        return f"{hf_id} requires accepting the licence on the hub and a token (HF_TOKEN) that has accepted it"
+        return f"{hf_id} is {GATED_HINT} to a token that has accepted it"
     if isinstance(exc, RepositoryNotFoundError):
         return f"{hf_id} not found on the hub (or private and HF_TOKEN has no access)"
     if isinstance(exc, RevisionNotFoundError):

@@ -92,3 +92,23 @@ def test_report_of_a_category_without_results(tmp_path):
     proc = llmeval("report", "--category", "general_purpose", home=tmp_path)
     assert refused(proc, code=1) == ("error: no results stored for category 'general_purpose' yet: run `llmeval "
                                      "evaluate --category general_purpose` first")
+
+
+GATED = ("llama31_70b: meta-llama/Llama-3.1-70B-Instruct is gated: accept the licence on the hub and set HF_TOKEN")
+
+
+def test_a_gated_model_without_a_token_fails_the_dry_run_with_the_hint(tmp_path):
+    # no token and an empty hub cache: known without asking the hub (unreachable here anyway)
+    proc = llmeval("evaluate", "--model", "llama31_70b", "--dry-run", home=tmp_path, HF_TOKEN="",
+                   HUGGING_FACE_HUB_TOKEN="", HF_HOME=str(tmp_path / "hf"))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert " ".join(proc.stderr.split()) == f"warning: {GATED}; a run would fail when it fetches the weights"
+    assert "4 of 4 partitions are stale or missing" in proc.stdout  # the plan is still shown
+
+
+def test_a_gated_model_without_a_token_is_refused_before_any_run(tmp_path):
+    proc = llmeval("evaluate", "--model", "llama31_70b", home=tmp_path, HF_TOKEN="", HUGGING_FACE_HUB_TOKEN="",
+                   HF_HOME=str(tmp_path / "hf"))
+    assert refused(proc, code=1) == (f"error: cannot fetch the weights of {GATED}; nothing was run (choose other "
+                                     "models with --model)")
+    assert not (tmp_path / "dagster").exists()
