@@ -3,6 +3,7 @@ file named by its content hash, and recorded as the dataset's current version.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from llmeval_assets.benchmarks.base import Item, get_benchmark
-from llmeval_assets.benchmarks.sources import SnapshotInfo, read_snapshot, write_snapshot
+from llmeval_assets.benchmarks.sources import CorruptSnapshotError, SnapshotInfo, read_snapshot, write_snapshot
 from llmeval_assets.paths import datasets_cache_dir, path_under
 from llmeval_assets.registry import Registry
 from llmeval_assets.storage.lake import ResultsLake
@@ -52,6 +53,16 @@ def build_snapshot(registry: Registry, dataset: str, lake: ResultsLake, source: 
         "fixture": any(bool(item.data.get("fixture")) for item in items),
         "source": source, "created_at": datetime.now(UTC).isoformat()})
     return info
+
+
+def verify_snapshot(lake: ResultsLake, dataset: str) -> None:
+    """Read, and so verify, the dataset's current snapshot before a run needs it (once per process: the run reuses
+    the read). An unreadable one is moved aside, and the dataset then has none, so a snapshot step builds it
+    again before any engine starts."""
+    record = lake.current_snapshot(dataset)
+    if record is not None:
+        with contextlib.suppress(CorruptSnapshotError):
+            snapshot_items(record)
 
 
 def current_items(lake: ResultsLake, dataset: str) -> tuple[list[Item], str]:

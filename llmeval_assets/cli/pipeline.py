@@ -176,7 +176,7 @@ def register(app: typer.Typer) -> None:
             with progress_bars():
                 summary = launch_evaluation(reg, registry_dir=registry, judge=judging, choice=choice,
                                             chunk_size=chunk_size,
-                                            log=console.print, log_level="DEBUG" if verbose else "WARNING",
+                                            log=console.print, log_level="DEBUG" if verbose else "CRITICAL",
                                             **selection)
         except EvaluationFailed as exc:
             err_console.print(str(exc), style="red", highlight=False, markup=False)
