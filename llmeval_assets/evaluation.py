@@ -39,6 +39,7 @@ from llmeval_assets.benchmarks.dispatch import (
     requests_by_item,
     spec_engine,
 )
+from llmeval_assets.benchmarks.sources import CorruptSnapshotError
 from llmeval_assets.engine.base import InferenceEngine
 from llmeval_assets.engine.fingerprint import engine_fingerprint, fingerprint_hash, installed_backend
 from llmeval_assets.engine.requests import Request
@@ -449,10 +450,14 @@ def partition_status(registry: Registry, lake: ResultsLake, model: str, dataset:
     if fingerprint_hash(fingerprint) != state.engine_hash:
         reasons.append(f"engine changed ({_engine_change(state.engine, fingerprint)})")
     if snapshot and not reasons:
-        current = current_spec_hash(evaluation, lake, snapshot, weights)
-        if current is None:
+        try:
+            current = current_spec_hash(evaluation, lake, snapshot, weights)
+        except CorruptSnapshotError:  # moved aside, and said so
+            current = None
+            reasons.append(f"dataset snapshot {snapshot['path']} is unreadable: a run builds it again")
+        if current is None and not reasons:
             reasons.append(f"no tokenizer fingerprint recorded for {model} (re-run to record it)")
-        elif current != state.spec_hash:
+        elif current is not None and current != state.spec_hash:
             reasons.append(f"spec changed ({state.spec_hash} -> {current}): prompt, exemplars, extraction, metric, "
                            "settings or chat template")
     if evaluation.benchmark.judged and judge is not None and judge.chosen:

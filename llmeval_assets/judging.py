@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from llmeval_assets.registry import Registry
+from llmeval_assets.registry import Registry, UnknownNameError
 
 JUDGE_MODEL_ENV = "LLMEVAL_JUDGE_MODEL"
 
@@ -24,6 +24,25 @@ class JudgeChoice:
     @property
     def chosen(self) -> bool:
         return bool(self.model or self.max_tokens or self.rating_fallback or os.environ.get(JUDGE_MODEL_ENV))
+
+    def check(self, registry: Registry) -> None:
+        """Refuse a judge that cannot judge (unknown, or unable to generate, or to give likelihoods for the rating
+        fallback) before anything runs: a run would find out only after generating every answer."""
+        name = self.model or os.environ.get(JUDGE_MODEL_ENV)
+        if name is None:
+            return
+        given = f"--judge {name}" if self.model else f"${JUDGE_MODEL_ENV}={name}"
+        try:
+            key = registry.resolve_model(name)
+        except UnknownNameError as exc:
+            raise UnknownNameError(f"{given}: {exc}") from None
+        kind = registry.models[key].kind
+        if not kind.can_generate:
+            raise UnknownNameError(f"{given}: {key!r} (kind {kind.value}) cannot generate judgments; choose a "
+                                   "decoder model")
+        if self.rating_fallback and not kind.can_score_loglikelihood:
+            raise UnknownNameError(f"{given}: {key!r} (kind {kind.value}) scores no log-likelihoods, which "
+                                   "--judge-rating-fallback needs; choose a decoder model")
 
     def judge_key(self, registry: Registry, model: str) -> str:
         return registry.resolve_model(self.model or os.environ.get(JUDGE_MODEL_ENV) or model)

@@ -28,10 +28,12 @@ from llmeval_assets.engine.resource import EngineResource
 from llmeval_assets.evaluation import PartitionStatus, partition_status
 from llmeval_assets.instance import get_instance
 from llmeval_assets.judging import JudgeChoice
+from llmeval_assets.paths import llmeval_home, path_under
 from llmeval_assets.planning import build_plan
 from llmeval_assets.profiles import ProfileChoice
 from llmeval_assets.registry import Registry
 from llmeval_assets.reporting import reports_out_of_date
+from llmeval_assets.snapshots import verify_snapshot
 
 LAUNCHER_TAG, PID_TAG = "llmeval/launched-on", "llmeval/pid"
 
@@ -44,6 +46,7 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
                       choice: ProfileChoice = ProfileChoice(), chunk_size: int | None = None,
                       log: Callable[[str], Any] = print, log_level: str = "INFO",
                       engine: EngineResource | None = None, **selection: Any) -> dict[str, Any]:
+    judge.check(registry)
     plan = build_plan(registry, choice=choice, **selection)
     samples = selection.get("samples")
     store = ResultsStore(registry_dir=str(registry_dir) if registry_dir else None)
@@ -70,7 +73,10 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
     if new_models:
         instance.add_dynamic_partitions(models_partitions.name, new_models)
 
-    snapshots = missing_snapshots(registry, lake, {s.dataset for ss in work.values() for s in ss})
+    needed = {s.dataset for ss in work.values() for s in ss}
+    for dataset in sorted(needed):
+        verify_snapshot(lake, dataset)
+    snapshots = missing_snapshots(registry, lake, needed)
     if snapshots:
         log(f"snapshotting {', '.join(snapshots)}")
         _execute(defs, SNAPSHOT_JOB, instance, summary, run_config=quiet,
@@ -143,6 +149,40 @@ def _execute(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, 
     summary["runs"].append({"job": job_name, "run_id": result.run_id, "success": result.success,
                             "partition": kwargs.get("partition_key")})
     if not result.success:
-        raise EvaluationFailed(f"Dagster run {result.run_id} ({job_name}"
-                               f"{', ' + kwargs['partition_key'] if kwargs.get('partition_key') else ''}) failed; "
-                               f"completed samples are kept and a re-run resumes from them. See `make ui`.")
+        causes, log = failure_causes(result), run_log_path(result.run_id)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("\n\n".join(full for _, full in causes) + "\n", encoding="utf-8")
+        what = f"{job_name}{', ' + kwargs['partition_key'] if kwargs.get('partition_key') else ''}"
+        raise EvaluationFailed("\n".join([
+            f"Dagster run {result.run_id} ({what}) failed: " + "; ".join(line for line, _ in causes),
+            f"completed samples are kept and a re-run resumes from them; full log: {log} (and `llmeval ui`, run "
+            f"{result.run_id})"]))
+
+
+def run_log_path(run_id: str) -> Path:
+    """Where a failed run's errors are written in full (the CLI prints only their causes)."""
+    return path_under(llmeval_home() / "logs", f"{run_id}.log")
+
+
+def failure_causes(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
+    """(one line, full text) per failed step: the step and the error it raised, not Dagster's wrappers around it
+    (a user error reaches the run as the cause of a DagsterExecutionStepExecutionError)."""
+    failures = [(event.step_key or "run", event.step_failure_data.error)
+                for event in result.get_step_failure_events() if event.step_failure_data.error]
+    if not failures:
+        failure = result.get_run_failure_event().job_failure_data
+        failures = [("run", failure.error if failure else None)]
+    causes = []
+    for step, error in failures:
+        if error is None:
+            causes.append((f"{step}: no error recorded", f"{step}: no error recorded"))
+            continue
+        cause = error
+        while cause.cls_name and cause.cls_name.startswith("Dagster") and cause.cause is not None:
+            cause = cause.cause
+        message = " ".join(cause.message.split())
+        qualified, _, text = message.partition(": ")
+        if qualified.endswith(cause.cls_name or "\0"):  # "package.module.Class: text" -> "Class: text"
+            message = f"{cause.cls_name}: {text}"
+        causes.append((f"{step}: {message[:500]}", f"step {step}:\n{error.to_string()}"))
+    return causes

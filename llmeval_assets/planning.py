@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from llmeval_assets.engine.weights import not_evaluable_reason
 from llmeval_assets.evaluation import EvaluationError, resolve_evaluation, wanted_samples
 from llmeval_assets.profiles import ProfileChoice
 from llmeval_assets.registry import Pair, Registry, UnknownNameError
@@ -149,6 +150,8 @@ def build_plan(registry: Registry, *, category: str | None = None, model: str | 
     if preset is not None:
         registry.resolve_preset(preset)
     pairs, skipped = selected_pairs(registry, category, model, dataset, include_optional, everything)
+    if not pairs:
+        raise PlanError(f"nothing to run: {nothing_to_run(registry, model, skipped)}")
     plan = Plan(preset=preset or "per-model", gpu=gpu_name, skipped=skipped)
 
     by_model: dict[str, list[PlannedPartition]] = {}
@@ -181,6 +184,19 @@ def build_plan(registry: Registry, *, category: str | None = None, model: str | 
             max_model_len=settings.max_model_len, weights_gb=round(fit.weights_gb, 1), fits=fit.fits,
             datasets=tuple(p.dataset for p in parts), est_seconds=round(load_s + sum(p.est_seconds for p in parts), 1)))
     return plan
+
+
+def nothing_to_run(registry: Registry, model: str | None, skipped: list[Skipped]) -> str:
+    """Why a selection holds no pair: what it names but cannot run, or a model that no category evaluates."""
+    reasons = [f"{'/'.join(n for n in (s.model, s.dataset) if n)}: {s.reason}" for s in skipped]
+    key = registry.resolve_model(model) if model else None
+    if key and not reasons:
+        entry = registry.models[key]
+        reasons.append(f"model {key!r} is in no category, so no dataset is chosen for it (add it to a category in "
+                       "registry/categories.yaml)")
+        if not entry.kind.can_generate:
+            reasons.append(f"{key}: {not_evaluable_reason(entry)}")
+    return "; ".join(reasons) or "the selection holds no (model, dataset) pair"
 
 
 def _partition_seconds(registry: Registry, model_key: str, dataset: str, samples: int) -> float:

@@ -3,6 +3,7 @@ file named by its content hash, and recorded as the dataset's current version.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -10,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from llmeval_assets.benchmarks.base import Item, get_benchmark
-from llmeval_assets.benchmarks.sources import SnapshotInfo, read_snapshot, write_snapshot
-from llmeval_assets.paths import datasets_cache_dir
+from llmeval_assets.benchmarks.sources import CorruptSnapshotError, SnapshotInfo, read_snapshot, write_snapshot
+from llmeval_assets.paths import datasets_cache_dir, path_under
 from llmeval_assets.registry import Registry
 from llmeval_assets.storage.lake import ResultsLake
 
@@ -54,6 +55,16 @@ def build_snapshot(registry: Registry, dataset: str, lake: ResultsLake, source: 
     return info
 
 
+def verify_snapshot(lake: ResultsLake, dataset: str) -> None:
+    """Read, and so verify, the dataset's current snapshot before a run needs it (once per process: the run reuses
+    the read). An unreadable one is moved aside, and the dataset then has none, so a snapshot step builds it
+    again before any engine starts."""
+    record = lake.current_snapshot(dataset)
+    if record is not None:
+        with contextlib.suppress(CorruptSnapshotError):
+            snapshot_items(record)
+
+
 def current_items(lake: ResultsLake, dataset: str) -> tuple[list[Item], str]:
     """The items of the dataset's current snapshot and its content hash."""
     record = lake.current_snapshot(dataset)
@@ -65,7 +76,7 @@ def current_items(lake: ResultsLake, dataset: str) -> tuple[list[Item], str]:
 
 def items_of_version(dataset: str, version: str) -> list[Item]:
     """The items of a dataset's snapshot `version` (its content hash), wherever the current record points."""
-    return _read_cached(str(datasets_cache_dir() / dataset / f"{version}.parquet"), dataset)
+    return _read_cached(str(path_under(datasets_cache_dir(), dataset, f"{version}.parquet")), dataset)
 
 
 def snapshot_items(record: dict[str, Any]) -> list[Item]:

@@ -16,6 +16,7 @@ Every problem in a row raises `DatasetFormatError` naming the dataset, the row (
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import importlib.metadata
 import json
@@ -27,7 +28,7 @@ from typing import Any
 
 from llmeval_assets.benchmarks.base import Item, items_to_records, records_to_items
 from llmeval_assets.engine.requests import stable_hash
-from llmeval_assets.paths import datasets_cache_dir
+from llmeval_assets.paths import datasets_cache_dir, path_under, quarantine, read_error
 from llmeval_assets.registry.schema import OfflineSource
 
 SNAPSHOT_COLUMNS = ("item_id", "split", "group", "data")
@@ -230,7 +231,10 @@ def write_snapshot(dataset: str, items: Sequence[Item], cache_dir: Path | None =
         raise DatasetFormatError(dataset, duplicate, "item_id", "duplicate item id")
     records = items_to_records(items)
     digest = stable_hash(records)
-    path = (cache_dir or datasets_cache_dir()) / dataset / f"{digest}.parquet"
+    path = path_under(cache_dir or datasets_cache_dir(), dataset, f"{digest}.parquet")
+    if path.exists():
+        with contextlib.suppress(CorruptSnapshotError):  # moved aside (and said so): written again below
+            read_snapshot(path, dataset)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         table = pa.Table.from_pylist(records, schema=pa.schema([(c, pa.string()) for c in SNAPSHOT_COLUMNS]))
@@ -242,10 +246,16 @@ def write_snapshot(dataset: str, items: Sequence[Item], cache_dir: Path | None =
 
 def read_snapshot(path: Path, dataset: str | None = None) -> list[Item]:
     """Items of a snapshot file, after checking its columns, its rows and that its content matches its hash."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     dataset = dataset or path.parent.name
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        if not path.exists():
+            raise
+        raise _corrupt(path, dataset, read_error(exc, path)) from None
     missing = [c for c in SNAPSHOT_COLUMNS if c not in table.column_names]
     if missing:
         raise DatasetFormatError(dataset, "(all)", missing[0], f"column missing from snapshot {path}")
@@ -260,13 +270,23 @@ def read_snapshot(path: Path, dataset: str | None = None) -> list[Item]:
         except json.JSONDecodeError as exc:
             raise DatasetFormatError(dataset, row, "data", f"not JSON: {exc}") from exc
     if stable_hash(records) != path.stem:
-        raise DatasetFormatError(dataset, "(all)", "(content)",
-                                 f"snapshot {path} does not match its content hash (edited or corrupt)")
+        raise _corrupt(path, dataset, "its content does not match its content hash (edited or corrupt)")
     return records_to_items(records)
+
+
+class CorruptSnapshotError(DatasetFormatError):
+    """A snapshot file that cannot be read or does not match its hash; it has been moved aside."""
+
+
+def _corrupt(path: Path, dataset: str, problem: str) -> CorruptSnapshotError:
+    rebuild = f"`llmeval snapshot --dataset {dataset}` (or the next run) builds it again"
+    moved = quarantine(path, path.parent.parent, problem, rebuild)
+    return CorruptSnapshotError(dataset, "(all)", "(file)", f"snapshot {path} is unreadable ({problem}); moved to "
+                                                           f"{moved}; {rebuild}")
 
 
 def snapshot_paths(dataset: str, cache_dir: Path | None = None) -> list[Path]:
     """The dataset's snapshot files, newest first."""
-    folder = (cache_dir or datasets_cache_dir()) / dataset
+    folder = path_under(cache_dir or datasets_cache_dir(), dataset)
     return sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime, reverse=True)
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import sys
 
 import typer
 
@@ -15,6 +17,13 @@ app = typer.Typer(
     # help texts are plain text: with rich markup, "[[rating]]" or "[a|b]" would be eaten as tags
     rich_markup_mode=None,
 )
+
+# Files found broken on disk and moved aside (llmeval_assets.paths.quarantine) are said once, as warnings
+_warnings = logging.StreamHandler(sys.stderr)
+_warnings.setFormatter(logging.Formatter("warning: %(message)s"))
+logging.getLogger("llmeval").addHandler(_warnings)
+logging.getLogger("llmeval").setLevel(logging.WARNING)
+logging.getLogger("llmeval").propagate = False  # said once, whatever else configures the root logger
 
 # Each module defines `register(app)`; the order is the order of `llmeval --help`.
 _COMMAND_MODULES = ("registry", "engine", "benchmarks", "sandbox", "pipeline", "deploy")

@@ -43,6 +43,8 @@ from llmeval_assets.cli.registry import (
     emit_json,
     err_console,
     fail,
+    gated_models,
+    judge_or_exit,
     load_or_exit,
     partition_statuses,
     plan_or_exit,
@@ -50,6 +52,7 @@ from llmeval_assets.cli.registry import (
     show_plan,
 )
 from llmeval_assets.judging import JudgeChoice
+from llmeval_assets.registry import UnknownNameError
 
 
 @contextmanager
@@ -143,14 +146,23 @@ def register(app: typer.Typer) -> None:
         judging = JudgeChoice(judge, judge_max_tokens, judge_rating_fallback)
         choice = profile_choice_or_exit(profile, variant, num_fewshot, chat_template, system_instruction,
                                         gen_kwargs, dtype, limit, items, fewshot_from, seed)
+        judge_or_exit(reg, judging)
         if dry_run:  # the seed's flag: print the plan and stop
-            return show_plan(reg, as_json=as_json, status=True, judge=judging, choice=choice, **selection)
+            if show_plan(reg, as_json=as_json, status=True, judge=judging, choice=choice, **selection):
+                raise typer.Exit(1)  # the real run would refuse
+            return None
         from llmeval_assets.paths import lake_dir
         from llmeval_assets.reporting import reports_out_of_date
         from llmeval_assets.storage.lake import ResultsLake
 
         plan = plan_or_exit(reg, choice=choice, **selection)
         statuses = partition_statuses(reg, plan.as_dict()["partitions"], samples, judging, choice, preset)
+        gated = gated_models(reg, sorted({s["model"] for s in statuses if s["status"] != "fresh"}))
+        if gated:  # its run would fail only after the others, when it fetches the weights
+            err_console.print("error: cannot fetch the weights of " + "; ".join(
+                f"{key}: {reason}" for key, reason in gated.items()) + "; nothing was run (choose other models with "
+                "--model)", highlight=False, markup=False)
+            raise typer.Exit(1)
         if all(s["status"] == "fresh" for s in statuses) and not reports_out_of_date(ResultsLake(lake_dir())):
             # answered without starting Dagster or an engine
             console.print(f"all {len(statuses)} partitions are fresh: nothing to run", highlight=False)
@@ -165,7 +177,7 @@ def register(app: typer.Typer) -> None:
             with progress_bars():
                 summary = launch_evaluation(reg, registry_dir=registry, judge=judging, choice=choice,
                                             chunk_size=chunk_size,
-                                            log=console.print, log_level="DEBUG" if verbose else "WARNING",
+                                            log=console.print, log_level="DEBUG" if verbose else "CRITICAL",
                                             **selection)
         except EvaluationFailed as exc:
             err_console.print(str(exc), style="red", highlight=False, markup=False)
@@ -180,6 +192,11 @@ def register(app: typer.Typer) -> None:
                as_html: bool = typer.Option(False, "--html", help="Build the HTML report with plots "
                                                                   "(.llmeval/report/) and print its path")) -> None:
         """The leaderboard from DuckDB: one row per (model, dataset, metric) with its standard error and n."""
+        if category is not None:
+            try:
+                category = load_or_exit(None).resolve_category(category)
+            except UnknownNameError as exc:
+                return fail(str(exc))
         if as_html:
             from llmeval_assets.report_html import build_html_report
             from llmeval_assets.reporting import LeaderboardUnavailable
@@ -195,6 +212,12 @@ def register(app: typer.Typer) -> None:
             rows = leaderboard_rows(category=category)
         except LeaderboardUnavailable as exc:
             return fail(str(exc))
+        if not rows:
+            scope = f"category {category!r}" if category else "any model"
+            err_console.print(f"error: no results stored for {scope} yet: run `llmeval evaluate "
+                              f"{f'--category {category}' if category else '--category C'}` first",
+                              highlight=False, markup=False)
+            raise typer.Exit(1)
         if as_json:
             return emit_json(rows)
         table = Table("model", "dataset", "metric", "value", "± stderr", "n")

@@ -358,19 +358,28 @@ def register(app: typer.Typer) -> None:
 
 
 def show_plan(reg: Registry, *, as_json: bool, status: bool, judge: JudgeChoice, choice: ProfileChoice,
-              **selection: Any) -> None:
+              **selection: Any) -> dict[str, str]:
+    """Print the plan; returns the models with work to do whose weights cannot be fetched (gated, no token)."""
+    judge_or_exit(reg, judge)
     plan = plan_or_exit(reg, choice=choice, **selection)
     payload = plan.as_dict()
     statuses = partition_statuses(reg, payload["partitions"], selection.get("samples"), judge, choice,
                                   selection.get("preset")) if status else None
     for partition, state in zip(payload["partitions"], statuses or [], strict=False):
         partition.update(status=state["status"], reasons=state["reasons"])
+    gated = gated_models(reg, sorted({s["model"] for s in statuses if s["status"] != "fresh"}) if statuses else
+                         [m.key for m in plan.models])
+    for key, reason in gated.items():
+        err_console.print(f"warning: {key}: {reason}; a run would fail when it fetches the weights",
+                          highlight=False, markup=False)
     if as_json:
-        return emit_json(payload)
+        emit_json(payload)
+        return gated
     print_plan(plan, statuses)
     if statuses:
         todo = sum(s["status"] != "fresh" for s in statuses)
         console.print(f"{todo} of {len(statuses)} partitions are stale or missing", highlight=False)
+    return gated
 
 
 def partition_statuses(reg: Registry, partitions: list[dict[str, Any]], samples: int | None,
@@ -383,6 +392,21 @@ def partition_statuses(reg: Registry, partitions: list[dict[str, Any]], samples:
     lake = ResultsLake(lake_dir())
     return [partition_status(reg, lake, p["model"], p["dataset"], choice, samples, judge, preset=preset).as_dict()
             for p in partitions]
+
+
+def gated_models(reg: Registry, keys: list[str]) -> dict[str, str]:
+    """The models among `keys` that are gated while no HF_TOKEN is set (and not on this machine), with the reason."""
+    from llmeval_assets.engine.weights import gated_without_token
+
+    found = {key: gated_without_token(key, reg.models[key], reg.root) for key in keys}
+    return {key: reason for key, reason in found.items() if reason}
+
+
+def judge_or_exit(reg: Registry, judge: JudgeChoice) -> None:
+    try:
+        judge.check(reg)
+    except UnknownNameError as exc:
+        fail(str(exc))
 
 
 def plan_or_exit(reg: Registry, **selection: Any):

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 from llmeval_assets.engine.base import EngineError
-from llmeval_assets.paths import installed_data_path, llmeval_home
+from llmeval_assets.paths import installed_data_path, llmeval_home, path_under
 from llmeval_assets.registry import default_registry_dir
 from llmeval_assets.registry.schema import ModelEntry, ModelKind, OfflineSource
 
@@ -43,6 +43,9 @@ CONVERSION_MARKER = "llmeval-conversion.json"
 
 class WeightsError(EngineError):
     """The weights of a model cannot be made available (missing, gated, hub unreachable, conversion failed)."""
+
+
+GATED_HINT = "gated: accept the licence on the hub and set HF_TOKEN"
 
 
 def hf_token() -> str | None:
@@ -66,7 +69,7 @@ def resolve_checkpoint(key: str, entry: ModelEntry, registry_root: Path | None =
     """Make the model's weights available locally (download or convert if needed) and return the checkpoint.
     Raises WeightsError with the reason when that is impossible."""
     if not entry.kind.can_generate:
-        raise WeightsError(f"model {key!r}: {_not_evaluable_reason(entry)}")
+        raise WeightsError(f"model {key!r}: {not_evaluable_reason(entry)}")
     if entry.local_path:
         return local_checkpoint(key, _local_dir(entry.local_path, registry_root))
     if entry.offline:
@@ -76,6 +79,9 @@ def resolve_checkpoint(key: str, entry: ModelEntry, registry_root: Path | None =
         if not entry.hf_id:
             raise WeightsError(f"model {key!r}: {_offline_missing_reason(entry.offline)}")
     if entry.hf_id:
+        gated = gated_without_token(key, entry, registry_root)
+        if gated:  # the hub would refuse: say why without asking it
+            raise WeightsError(f"model {key!r}: {gated}")
         return _hub_checkpoint(key, entry.hf_id, entry.revision)
     raise WeightsError(f"model {key!r} has no weights source (no local_path, offline package or hf_id)")
 
@@ -135,8 +141,8 @@ def _offline_missing_reason(source: OfflineSource) -> str:
 def convert_gguf(key: str, gguf: Path, cache_root: Path | None = None) -> Checkpoint:
     """Dequantize a llama-architecture GGUF into a float32 safetensors LlamaForCausalLM checkpoint, once per GGUF
     content hash. The tokenizer and its chat template come from the GGUF metadata."""
+    target = path_under(cache_root or llmeval_home() / "models", key)
     revision = f"sha256:{_file_sha256(gguf)}"
-    target = (cache_root or llmeval_home() / "models") / key
     marker = target / CONVERSION_MARKER
     if marker.is_file() and json.loads(marker.read_text()).get("revision") == revision:
         return Checkpoint(key, target, revision=revision, source="offline")
@@ -219,14 +225,14 @@ def check_model(key: str, entry: ModelEntry, registry_root: Path | None = None) 
         return ModelStatus(key, availability, reason)
 
     if not entry.kind.can_generate:
-        return status(Availability.not_evaluable, _not_evaluable_reason(entry))
+        return status(Availability.not_evaluable, not_evaluable_reason(entry))
     if entry.local_path:
         path = _local_dir(entry.local_path, registry_root)
         if (path / "config.json").is_file():
             return status(Availability.available, f"local checkpoint {path}")
         return status(Availability.not_found, f"local checkpoint {path} does not exist or has no config.json")
     if entry.offline:
-        converted = llmeval_home() / "models" / key
+        converted = path_under(llmeval_home() / "models", key)
         if (converted / CONVERSION_MARKER).is_file():
             return status(Availability.available, f"converted offline checkpoint {converted}")
         gguf = find_offline_file(entry.offline)
@@ -246,9 +252,7 @@ def _check_hub(key: str, hf_id: str, revision: str | None, gated: bool) -> Model
         return ModelStatus(key, Availability.available, f"in the hub cache: {Path(cached).parent}")
     token = hf_token()
     if gated and not token:
-        return ModelStatus(
-            key, Availability.gated, f"{hf_id} requires accepting the licence on the hub and a token (set HF_TOKEN)"
-        )
+        return ModelStatus(key, Availability.gated, f"{hf_id} is {GATED_HINT}")
     api = HfApi(token=token)
     try:
         info = api.model_info(hf_id, revision=revision, timeout=HUB_TIMEOUT_S)
@@ -258,6 +262,14 @@ def _check_hub(key: str, hf_id: str, revision: str | None, gated: bool) -> Model
         return ModelStatus(key, _hub_error_status(exc), _hub_error_reason(exc, hf_id, revision))
     pinned = f" at {revision}" if revision else ""
     return ModelStatus(key, Availability.downloadable, f"{hf_id}{pinned} on the hub (commit {info.sha})")
+
+
+def gated_without_token(key: str, entry: ModelEntry, registry_root: Path | None = None) -> str | None:
+    """Why a gated model's weights cannot be had here (no token, not on this machine), or None; asks no hub."""
+    if not entry.gated or hf_token():
+        return None
+    status = check_model(key, entry, registry_root)
+    return status.reason if status.status is Availability.gated else None
 
 
 def _hub_error_status(exc: Exception) -> Availability:
@@ -281,7 +293,7 @@ def _hub_error_reason(exc: Exception, hf_id: str, revision: str | None) -> str:
     )
 
     if isinstance(exc, GatedRepoError):
-        return f"{hf_id} requires accepting the licence on the hub and a token (HF_TOKEN) that has accepted it"
+        return f"{hf_id} is {GATED_HINT} to a token that has accepted it"
     if isinstance(exc, RepositoryNotFoundError):
         return f"{hf_id} not found on the hub (or private and HF_TOKEN has no access)"
     if isinstance(exc, RevisionNotFoundError):
@@ -305,7 +317,7 @@ def _network_errors() -> tuple[type[BaseException], ...]:
     return tuple(errors)
 
 
-def _not_evaluable_reason(entry: ModelEntry) -> str:
+def not_evaluable_reason(entry: ModelEntry) -> str:
     reasons = {
         ModelKind.encoder: "an encoder model cannot generate text or score continuations",
         ModelKind.encoder_decoder: "encoder-decoder models are not served by the vLLM decoder path",

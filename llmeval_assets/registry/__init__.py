@@ -33,6 +33,7 @@ from llmeval_assets.registry.schema import (
 from llmeval_assets.registry.validate import (
     build_aliases,
     check_categories,
+    check_datasets,
     check_models,
     check_profiles,
     did_you_mean,
@@ -208,7 +209,8 @@ def load_registry(registry_dir: Path | str | None = None, adhoc: Path | None = N
     model_aliases = build_aliases(models, REGISTRY_FILES["models"], problems)
     dataset_aliases = build_aliases(datasets, REGISTRY_FILES["datasets"], problems)
     check_models(models, presets, hardware, problems)
-    check_categories(categories, models, datasets, dataset_aliases, problems)
+    check_datasets(datasets, problems)
+    check_categories(categories, models, model_aliases, datasets, dataset_aliases, problems)
     check_profiles(profiles, categories, datasets, problems)
     if problems:
         raise RegistryError(root, _locate_adhoc(problems, adhoc_keys))

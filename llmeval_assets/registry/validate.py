@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import math
 from collections.abc import Iterable
+from pathlib import Path
 
 from llmeval_assets.registry.hardware import bytes_per_param, check_fit, usable_gb_per_gpu
 from llmeval_assets.registry.loader import Problem
@@ -104,9 +106,25 @@ def fit_problems(key: str, m: ModelEntry, preset: PresetEntry, hardware: Hardwar
                     f"({hardware.runtime_overhead_gb:g} GB runtime overhead per GPU); {advice}")]
 
 
+BENCHMARKS_PACKAGE = "llmeval_assets.benchmarks"
+
+
+def check_datasets(datasets: dict[str, DatasetEntry], problems: list[Problem]) -> None:
+    """A dataset's `benchmark` names a module of llmeval_assets/benchmarks/. Looked up as a file, not imported:
+    the registry sits below the benchmarks."""
+    package = importlib.util.find_spec(BENCHMARKS_PACKAGE)
+    assert package is not None and package.submodule_search_locations
+    modules = {p.stem for folder in package.submodule_search_locations for p in Path(folder).glob("[!_]*.py")}
+    for key, entry in datasets.items():
+        if entry.benchmark is not None and entry.benchmark not in modules:
+            problems.append(Problem(DATASETS, key, "benchmark",
+                                    f"no benchmark module llmeval_assets/benchmarks/{entry.benchmark}.py"
+                                    f"{did_you_mean(entry.benchmark, modules)}"))
+
+
 def check_categories(categories: dict[str, CategoryEntry], models: dict[str, ModelEntry],
-                     datasets: dict[str, DatasetEntry], dataset_aliases: dict[str, str],
-                     problems: list[Problem]) -> None:
+                     model_aliases: dict[str, str], datasets: dict[str, DatasetEntry],
+                     dataset_aliases: dict[str, str], problems: list[Problem]) -> None:
     for name, cat in categories.items():
         seen_datasets: dict[str, str] = {}
         for field in ("primary_datasets", "optional_datasets"):
@@ -129,6 +147,12 @@ def check_categories(categories: dict[str, CategoryEntry], models: dict[str, Mod
                 problems.append(Problem(CATEGORIES, name, "models", f"model {ref!r} is listed twice"))
                 continue
             seen_models.add(ref)
+            if ref in model_aliases:  # members are keys: results and settings are stored under them
+                canonical = model_aliases[ref]
+                listed = f"; {canonical!r} is already listed" if canonical in cat.models else ""
+                problems.append(Problem(CATEGORIES, name, "models", f"{ref!r} is an alias of model {canonical!r}"
+                                        f"{listed}: list a model by its key"))
+                continue
             if ref not in models:
                 problems.append(Problem(CATEGORIES, name, "models",
                                         f"unknown model {ref!r}{did_you_mean(ref, models)}"))
@@ -181,5 +205,6 @@ def check_profiles(profiles: dict[str, ProfileEntry], categories: dict[str, Cate
 
 def uncategorized_warnings(categories: dict[str, CategoryEntry], models: dict[str, ModelEntry]) -> list[str]:
     placed = {m for c in categories.values() for m in (*c.models, *c.removed_models)}
-    return [f"models.yaml: {key}: in no category (evaluate it with --model {key})"
+    return [f"models.yaml: {key}: in no category (add it to one to evaluate it: categories choose its "
+            "datasets)"
             for key in models if key not in placed]

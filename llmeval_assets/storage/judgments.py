@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from llmeval_assets.engine.requests import stable_hash
+from llmeval_assets.paths import quarantine, read_error
 
 
 class JudgmentCache:
@@ -24,11 +25,17 @@ class JudgmentCache:
 
     def get(self, key: Any) -> dict[str, Any] | None:
         path = self._path(key)
-        if not path.exists():
+        verdict = None
+        if path.exists():
+            try:
+                verdict = json.loads(path.read_text(encoding="utf-8"))
+            except (ValueError, OSError) as exc:  # a truncated verdict: judged again
+                quarantine(path, self.root, read_error(exc, path), "that answer is judged again")
+        if verdict is None:
             self.misses += 1
             return None
         self.hits += 1
-        return json.loads(path.read_text())
+        return verdict
 
     def put(self, key: Any, verdict: dict[str, Any]) -> None:
         path = self._path(key)

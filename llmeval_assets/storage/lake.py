@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 
 from llmeval_assets.benchmarks.base import MetricValue, Prediction, SampleScore
 from llmeval_assets.identity import EvaluationIdentity
+from llmeval_assets.paths import path_under, quarantine, read_error
 
 PREDICTION_SCHEMA = pa.schema([
     ("model", pa.string()), ("dataset", pa.string()), ("profile", pa.string()), ("spec_hash", pa.string()),
@@ -71,6 +72,14 @@ RUN_SCHEMA = pa.schema([
     ("backend", pa.string()), ("backend_version", pa.string()), ("engine_args", pa.string()),
     ("tokens_in", pa.int64()), ("tokens_out", pa.int64()), ("samples", pa.int64()), ("device", pa.string()),
 ])
+# what losing an unreadable file of each table means (it is moved aside, never deleted)
+_CONSEQUENCES = {
+    "predictions": "its predictions are computed again; every other chunk is kept",
+    "sample_scores": "the result is scored again from its stored predictions",
+    "metrics": "the result is scored again from its stored predictions",
+    "partitions": "the result counts as missing and the next run scores it again from its stored predictions",
+    "runs": "that run's timings are left out of the reports",
+}
 TABLES = {"predictions": PREDICTION_SCHEMA, "sample_scores": SAMPLE_SCORE_SCHEMA, "metrics": METRIC_SCHEMA,
           "partitions": PARTITION_SCHEMA, "runs": RUN_SCHEMA}
 # folders below <root>/<table>/ before a table's files
@@ -151,11 +160,51 @@ class ResultsLake:
         self.root = Path(root)
 
     def _dir(self, table: str, dataset: str, model: str, profile: str) -> Path:
-        return self.root / table / f"dataset={dataset}" / f"model={model}" / f"profile={profile}"
+        return path_under(self.root, table, f"dataset={dataset}", f"model={model}", f"profile={profile}")
 
     def files(self, table: str) -> list[Path]:
         """Every Parquet file of a table (partials excluded: they start with a dot)."""
         return sorted((self.root / table).glob("/".join(["*"] * TABLE_DEPTH[table] + ["[!.]*.parquet"])))
+
+    # --- reading: a file that cannot be read (truncated, corrupt) is moved aside, said so, and treated as absent --
+    def _read_parquet(self, path: Path, consequence: str, schema: pa.Schema | None = None) -> pa.Table | None:
+        """The file's table, or None when it does not exist or is unreadable (then quarantined)."""
+        if not path.exists():
+            return None
+        try:
+            return pq.read_table(path, schema=schema)
+        except (pa.ArrowException, OSError) as exc:
+            self._quarantine(path, read_error(exc, path), consequence)
+            return None
+
+    def _read_json(self, path: Path, consequence: str) -> dict[str, Any] | None:
+        if not path.exists():
+            return None
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(record, dict):
+                raise ValueError(f"expected a JSON object, found {type(record).__name__}")
+            return record
+        except (ValueError, OSError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            self._quarantine(path, read_error(exc, path), consequence)
+            return None
+
+    def _quarantine(self, path: Path, problem: str, consequence: str) -> None:
+        quarantine(path, self.root, problem, consequence)
+        parts = path.relative_to(self.root).parts
+        if parts[0] in ("sample_scores", "metrics") and len(parts) == 5:
+            # a result without its scores or metrics is no result: its record goes too, so it reads as missing
+            record = self.root.joinpath("partitions", *parts[1:4], "part.parquet")
+            if record.exists():
+                quarantine(record, self.root, f"its {parts[0]} file was unreadable",
+                           "the result counts as missing and the next run scores it again")
+
+    def table(self, table: str) -> pa.Table:
+        """All readable rows of a lake table (what the results database is built from)."""
+        schema = TABLES[table]
+        tables = [t for t in (self._read_parquet(f, _CONSEQUENCES[table], schema) for f in self.files(table))
+                  if t is not None]
+        return pa.concat_tables(tables) if tables else schema.empty_table()
 
     # --- predictions: append-only chunks ------------------------------------------------------------------------
     def append_predictions(self, rows: Sequence[dict[str, Any]]) -> Path | None:
@@ -172,7 +221,8 @@ class ResultsLake:
         folder = self._dir("predictions", dataset, model, profile)
         found: dict[str, list[StoredPrediction]] = {}
         for path in sorted(folder.glob("part-*.parquet"), key=lambda p: (p.stat().st_mtime_ns, p.name)):
-            for row in pq.read_table(path).to_pylist():
+            chunk = self._read_parquet(path, _CONSEQUENCES["predictions"])
+            for row in chunk.to_pylist() if chunk is not None else ():
                 found.setdefault(row["item_id"], []).append(StoredPrediction(
                     prediction=Prediction(
                         item_id=row["item_id"], outputs=tuple(row["outputs"] or ()),
@@ -192,8 +242,9 @@ class ResultsLake:
                            "identity.json")
 
     def identity(self, model: str, dataset: str, profile: str) -> EvaluationIdentity | None:
-        path = self._dir("identities", dataset, model, profile) / "identity.json"
-        return EvaluationIdentity.from_record(json.loads(path.read_text())) if path.exists() else None
+        record = self._read_json(self._dir("identities", dataset, model, profile) / "identity.json",
+                                 "the next predictions step records it again")
+        return EvaluationIdentity.from_record(record) if record is not None else None
 
     # --- scores, metrics, partition state: replaced whole ---------------------------------------------------------
     def write_scores(self, identity: EvaluationIdentity, scores: Sequence[SampleScore],
@@ -218,10 +269,11 @@ class ResultsLake:
                       self._dir("partitions", *where) / "part.parquet")
 
     def partition_state(self, model: str, dataset: str, profile: str) -> PartitionState | None:
-        path = self._dir("partitions", dataset, model, profile) / "part.parquet"
-        if not path.exists():
+        table = self._read_parquet(self._dir("partitions", dataset, model, profile) / "part.parquet",
+                                   _CONSEQUENCES["partitions"])
+        if table is None or not table.num_rows:
             return None
-        row = pq.read_table(path).to_pylist()[0]
+        row = table.to_pylist()[0]
         known = {f.name for f in fields(PartitionState)}
         return PartitionState(**{**{k: v for k, v in row.items() if k in known},
                                  "item_ids": tuple(row.get("item_ids") or ())})
@@ -237,29 +289,34 @@ class ResultsLake:
         return states
 
     def metrics(self, model: str, dataset: str, profile: str) -> list[dict[str, Any]]:
-        path = self._dir("metrics", dataset, model, profile) / "part.parquet"
-        return pq.read_table(path).to_pylist() if path.exists() else []
+        table = self._read_parquet(self._dir("metrics", dataset, model, profile) / "part.parquet",
+                                   _CONSEQUENCES["metrics"])
+        return table.to_pylist() if table is not None else []
 
     def sample_scores(self, model: str, dataset: str, profile: str) -> list[dict[str, Any]]:
-        path = self._dir("sample_scores", dataset, model, profile) / "part.parquet"
-        return pq.read_table(path).to_pylist() if path.exists() else []
+        table = self._read_parquet(self._dir("sample_scores", dataset, model, profile) / "part.parquet",
+                                   _CONSEQUENCES["sample_scores"])
+        return table.to_pylist() if table is not None else []
 
     # --- runs ---------------------------------------------------------------------------------------------------
     def write_run(self, row: dict[str, Any]) -> None:
-        path = self.root / "runs" / f"model={row['model']}" / f"run={row['run_id']}" / "part.parquet"
+        path = path_under(self.root, "runs", f"model={row['model']}", f"run={row['run_id']}", "part.parquet")
         _write_atomic(pa.Table.from_pylist([row], schema=RUN_SCHEMA), path)
 
     # --- small JSON records: current dataset snapshots and resolved weights ---------------------------------------
     def set_current_snapshot(self, dataset: str, record: dict[str, Any]) -> None:
-        _write_json_atomic(record, self.root / "datasets" / f"{dataset}.json")
+        _write_json_atomic(record, path_under(self.root, "datasets", f"{dataset}.json"))
 
     def current_snapshot(self, dataset: str) -> dict[str, Any] | None:
-        path = self.root / "datasets" / f"{dataset}.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        """The record of the dataset's current snapshot; None when there is none, or its file is gone (then the
+        snapshot is built again)."""
+        record = self._read_json(path_under(self.root, "datasets", f"{dataset}.json"),
+                                 "the dataset's snapshot is built again")
+        return record if record is not None and Path(str(record.get("path", ""))).is_file() else None
 
     def set_weights(self, model: str, record: dict[str, Any]) -> None:
-        _write_json_atomic(record, self.root / "weights" / f"{model}.json")
+        _write_json_atomic(record, path_under(self.root, "weights", f"{model}.json"))
 
     def weights(self, model: str) -> dict[str, Any] | None:
-        path = self.root / "weights" / f"{model}.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        return self._read_json(path_under(self.root, "weights", f"{model}.json"),
+                               "the model's weights are resolved again")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from llmeval_assets.benchmarks.base import get_benchmark
 from llmeval_assets.registry import Registry
@@ -24,7 +23,7 @@ def build_results_db(lake: ResultsLake, registry: Registry, db_path: Path) -> di
     with duckdb.connect(str(db_path)) as con:
         con.execute("begin transaction")
         con.execute(f"create schema if not exists {SCHEMA}")
-        lake_tables = {table: _lake_table(lake, table, schema) for table, schema in TABLES.items()}
+        lake_tables = {table: lake.table(table) for table in TABLES}
         for name, arrow in results_tables(lake_tables, registry).items():
             con.register("incoming", arrow)
             con.execute(f"create or replace table {SCHEMA}.{name} as select * from incoming")
@@ -32,11 +31,6 @@ def build_results_db(lake: ResultsLake, registry: Registry, db_path: Path) -> di
             counts[name] = arrow.num_rows
         con.execute("commit")
     return counts
-
-
-def _lake_table(lake: ResultsLake, table: str, schema: pa.Schema) -> pa.Table:
-    files = lake.files(table)
-    return pa.concat_tables([pq.read_table(f, schema=schema) for f in files]) if files else schema.empty_table()
 
 
 def results_tables(lake_tables: dict[str, pa.Table], registry: Registry) -> dict[str, pa.Table]:

@@ -22,7 +22,8 @@ CHECKPOINT = Checkpoint(model_key="llama31_405b", path=Path("/data/huggingface/l
 def test_a_model_spanning_two_nodes_validates(reg_dir):
     reg = load_registry(reg_dir)
     assert reg.models["llama31_405b"].pipeline_parallel_size == 2
-    assert "models.yaml: llama31_405b: in no category (evaluate it with --model llama31_405b)" in reg.warnings
+    assert ("models.yaml: llama31_405b: in no category (add it to one to evaluate it: categories choose its "
+            "datasets)") in reg.warnings
     assert model_gpus(reg, "llama31_405b") == 16
 
 

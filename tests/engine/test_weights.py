@@ -86,7 +86,7 @@ def test_gated_without_token_needs_no_hub_call(monkeypatch):
     calls = hub_answers(monkeypatch)
     status = check_model("llama", entry(hf_id="meta-llama/Llama-3.1-8B-Instruct", gated=True))
     assert status.status is Availability.gated
-    assert "requires accepting the licence on the hub and a token (set HF_TOKEN)" in status.reason
+    assert status.reason == "meta-llama/Llama-3.1-8B-Instruct is gated: accept the licence on the hub and set HF_TOKEN"
     assert calls == []
 
 
@@ -95,7 +95,9 @@ def test_gated_on_the_hub_with_a_token_that_has_not_accepted(monkeypatch):
     calls = hub_answers(monkeypatch, info=SimpleNamespace(gated="manual", sha="abc"),
                         auth_error=hub_error(403, "GatedRepo"))  # fmt: skip
     status = check_model("gemma", entry(hf_id="google/gemma-2-9b-it"))
-    assert status.status is Availability.gated and "requires accepting the licence" in status.reason
+    assert status.status is Availability.gated
+    assert status.reason == ("google/gemma-2-9b-it is gated: accept the licence on the hub and set HF_TOKEN to a "
+                             "token that has accepted it")
     assert calls == ["model_info google/gemma-2-9b-it None", "auth_check google/gemma-2-9b-it"]
 
 
@@ -149,8 +151,20 @@ def test_hub_download_of_a_gated_repo_is_a_clear_error(monkeypatch):
         raise hub_error(403, "GatedRepo")
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
-    with pytest.raises(WeightsError, match="cannot download org/model: org/model requires accepting the licence"):
+    with pytest.raises(WeightsError, match="cannot download org/model: org/model is gated: accept the licence on "
+                                           "the hub and set HF_TOKEN to a token that has accepted it"):
         resolve_checkpoint("x", entry())
+
+
+def test_a_gated_model_without_a_token_is_refused_without_asking_the_hub(monkeypatch):
+    def snapshot_download(repo_id, **kwargs):
+        raise AssertionError("the hub was asked")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    with pytest.raises(WeightsError) as error:
+        resolve_checkpoint("llama", entry(hf_id="meta-llama/Llama-3.1-70B-Instruct", gated=True))
+    assert str(error.value) == ("model 'llama': meta-llama/Llama-3.1-70B-Instruct is gated: accept the licence on "
+                                "the hub and set HF_TOKEN")
 
 
 def test_local_checkpoint_hash_follows_the_weights(tmp_path):

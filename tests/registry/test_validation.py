@@ -159,7 +159,8 @@ def test_several_problems_reported_together_and_nothing_loaded(reg_dir):
 def test_model_in_no_category_is_a_warning_not_an_error(reg_dir):
     edit(reg_dir, "categories.yaml", lambda d: d["categories"]["general_purpose"]["models"].remove("yi_9b"))
     reg = load_registry(reg_dir)
-    assert "models.yaml: yi_9b: in no category (evaluate it with --model yi_9b)" in reg.warnings
+    assert ("models.yaml: yi_9b: in no category (add it to one to evaluate it: categories choose its "
+            "datasets)") in reg.warnings
 
 
 def test_aliases_resolve_and_unknown_names_suggest():
