@@ -108,3 +108,23 @@ def test_prefilled_chat_variants_send_one_bos(bos_engine):
     assert isinstance(request, GenerateRequest) and request.assistant_prefix == "The best answer is"
     ids = bos_engine.generation_prompt_ids(request)
     assert ids.count(BOS) == 1 and prediction.tokens_in == len(ids)
+
+
+def test_a_log_likelihood_variant_runs_through_the_chat_template_with_one_bos(bos_engine):
+    """--chat-template on ARC's log-likelihood variant: each context is the rendered conversation, encoded with the
+    template's one BOS; continuations lose their leading space (lm-eval's --apply_chat_template)."""
+    from llmeval_assets.benchmarks.base import SpecOverrides
+    from llmeval_assets.benchmarks.dispatch import spec_engine
+
+    arc = get_benchmark("arc_challenge")
+    spec = arc.configure("0shot", SpecOverrides(chat_template=True))
+    item = Item("Mercury_1", {"question": "Which gas do plants take in?", "choices": ["Oxygen", "Carbon dioxide"],
+                              "gold": 1})
+    capture = CapturingEngine(bos_engine)
+    (prediction,) = arc.predict(spec_engine(capture, spec), [item], spec)
+    assert len(prediction.logprobs) == 2 and prediction.error is None
+    for request in capture.requests:
+        assert request.context.startswith("<|endoftext|><|im_start|>") and request.context.endswith("assistant\n")
+        context_ids, _ = bos_engine.encode_pair(request.context, request.continuation)
+        assert context_ids.count(BOS) == 1
+    assert [r.continuation for r in capture.requests] == ["Oxygen", "Carbon dioxide"]
