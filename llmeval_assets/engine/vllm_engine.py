@@ -11,6 +11,12 @@ Rules worth knowing:
 - Every request is tokenized by engine/tokenization.py, lm-evaluation-harness's rule: text that starts with the BOS
   (a rendered chat template that writes it) is encoded without special tokens, any other text with the
   tokenizer's defaults; a prefilled reply (`assistant_prefix`) is rendered with continue_final_message.
+- Generation requests skip prefix-cache reads (`skip_reading_prefix_cache`) unless the preset sets
+  `generation_prefix_cache: true`. A prompt computed partly from cached blocks goes through other attention
+  kernels than the same prompt computed whole, and whether a block is cached depends on what ran before and on
+  which requests the scheduler took in first (timing): the logits then differ in the last bits and greedy
+  decoding flips at near-ties, so the same run repeated gave different generations. Scoring requests keep reading
+  the cache (a few-shot prefix is computed once); their log-probs differ only in the last bits.
 - Greedy sampling (temperature 0) with n > 1 runs once and repeats the completion n times: vLLM rejects greedy
   n > 1, and greedy decoding is deterministic.
 - Log-likelihood follows lm-evaluation-harness's split (engine/tokenization.py); the continuation's log-probs
@@ -141,6 +147,7 @@ class VLLMEngine(InferenceEngine):
                 top_p=sampling.top_p,
                 stop=list(sampling.stop) or None,
                 seed=sampling.seed,
+                skip_reading_prefix_cache=not self.settings.generation_prefix_cache,
             )
             batch.append((index, prompt_ids, params))
 

@@ -5,32 +5,18 @@ transformers forward pass on them). Nothing is mocked."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from llmeval_assets.benchmarks.base import Item, get_benchmark
 from llmeval_assets.benchmarks.dispatch import CapturingEngine
 from llmeval_assets.engine.requests import ChoiceRequest, GenerateRequest, LoglikelihoodRequest, Sampling
 from llmeval_assets.engine.tokenization import RequestTokenizer
-from llmeval_assets.engine.weights import local_checkpoint
-
-from .conftest import cpu_settings
 
 pytestmark = pytest.mark.vllm
 
 BOS = 0
 QUESTION = ({"role": "user", "content": "What is the capital of France?"},)
 GREEDY = Sampling(max_tokens=8)
-
-
-@pytest.fixture(scope="module")
-def bos_engine(tiny_bos_checkpoint) -> Iterator[object]:
-    from llmeval_assets.engine.vllm_engine import VLLMEngine
-
-    engine = VLLMEngine(cpu_settings("tiny_bos_llama", 512), local_checkpoint("tiny_bos_llama", tiny_bos_checkpoint))
-    yield engine
-    engine.close()
 
 
 @pytest.fixture(scope="module")
