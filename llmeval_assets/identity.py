@@ -11,7 +11,7 @@ whether it may be reused, and freshness compares a stored result's identity with
   tokenizer's fingerprint (chat template sha256, special tokens and whether BOS/EOS are added): so editing an
   exemplar's text, the chat template or a category's settings changes it, whatever the declaration says;
 - engine fingerprint (engine/fingerprint.py): backend and its version, device, dtype, quantization,
-  max_model_len, tensor / pipeline parallel sizes, prefix caching and seed (what changes numbers);
+  max_model_len, tensor / pipeline parallel sizes, prefix caching (and whether generations read it) and seed;
 - per item: the digest of the requests it sends (benchmarks/dispatch.py).
 """
 

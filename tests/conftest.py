@@ -31,3 +31,14 @@ def smollm2_checkpoint() -> Checkpoint:
 def tiny_checkpoint_2k(tmp_path_factory: pytest.TempPathFactory, smollm2_checkpoint: Checkpoint) -> Path:
     """The tiny random Llama with a 2,048-token context: few-shot prompts fit."""
     return save_tiny_llama(tmp_path_factory.mktemp("tiny_llama_2k"), smollm2_checkpoint.path, 2048)
+
+
+BOS_MAX_MODEL_LEN = 2048  # GSM8K's 8-shot prompts fit
+
+
+@pytest.fixture(scope="session")
+def tiny_bos_checkpoint(tmp_path_factory: pytest.TempPathFactory, smollm2_checkpoint: Checkpoint) -> Path:
+    """The tiny random Llama whose tokenizer adds a BOS and whose chat template writes one (as Llama-3, Mistral and
+    Gemma do): the case that double-BOS bugs show on."""
+    return save_tiny_llama(tmp_path_factory.mktemp("tiny_bos_llama"), smollm2_checkpoint.path, BOS_MAX_MODEL_LEN,
+                           add_bos=True)

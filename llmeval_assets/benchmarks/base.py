@@ -242,9 +242,6 @@ class Benchmark(ABC):
             plain = [v for v in self.variants() if not self.task_spec(v).use_chat_template]
             raise SpecError(f"{where} is a conversation and cannot run without the chat template; choose a plain "
                             f"variant ({', '.join(plain) or 'none'})")
-        if overrides.chat_template and base.request_kind != "generate" and not base.use_chat_template:
-            raise SpecError(f"{where} scores log-likelihoods of a plain prompt; the chat template applies to "
-                            "generative variants only")
         if overrides.sampling and base.request_kind != "generate":
             settings = ", ".join(k for k, _ in overrides.sampling)
             raise SpecError(f"{where} scores log-likelihoods: generation settings ({settings}) do not apply")

@@ -4,8 +4,8 @@
   benchmark re-implements them: a system instruction (a system turn before a conversation; before a plain prompt,
   the text and a blank line unless one side already has whitespace there, as lm-evaluation-harness joins it), the
   chat template on a variant that builds a plain prompt (the prompt becomes one user turn, as lm-eval's
-  --apply_chat_template without multi-turn few-shot), and generation settings a profile or run forces (they win
-  over a benchmark's own per-item choices, such as MT-Bench's per-category temperatures).
+  --apply_chat_template without multi-turn few-shot; a log-likelihood benchmark renders its contexts itself,
+  benchmarks/multiple_choice.py), and generation settings a profile or run forces (they win over a benchmark's own per-item choices, such as MT-Bench's per-category temperatures).
 - `RecordingEngine` answers every request with an empty result and keeps the requests: the requests a benchmark
   would send, before any inference (the spec hash's probes, per-item reuse of stored predictions).
 - `CapturingEngine` passes requests through and keeps them (the evidence stored with each prediction).
@@ -65,10 +65,10 @@ class SpecEngine(InferenceEngine):
         return self.engine.generate([self.rewrite_generate(request) for request in requests])
 
     def loglikelihood(self, requests: Sequence[LoglikelihoodRequest]) -> list[LoglikelihoodResult]:
-        return self.engine.loglikelihood([replace(r, context=self._plain(r.context)) for r in requests])
+        return self.engine.loglikelihood([replace(r, context=self._context(r.context)) for r in requests])
 
     def choice_logprobs(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceResult]:
-        return self.engine.choice_logprobs([replace(r, context=self._plain(r.context)) for r in requests])
+        return self.engine.choice_logprobs([replace(r, context=self._context(r.context)) for r in requests])
 
     def apply_chat_template(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
         return self.engine.apply_chat_template(self._conversation(tuple(messages)), add_generation_prompt)
@@ -93,6 +93,11 @@ class SpecEngine(InferenceEngine):
 
     def _plain(self, prompt: str) -> str:
         return join_instruction(self.system_instruction or "", prompt)
+
+    def _context(self, context: str) -> str:
+        """Under the chat template a log-likelihood context arrives rendered (through apply_chat_template, which
+        adds the system instruction); a plain one gets the instruction here."""
+        return context if self.chat_template else self._plain(context)
 
 
 class RecordingEngine(InferenceEngine):

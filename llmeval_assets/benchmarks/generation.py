@@ -38,16 +38,20 @@ def first_answer(prediction: Prediction, reasoning_model: bool) -> ReasoningSpli
 
 
 def generate_for_items(engine: InferenceEngine, items: Sequence[Item], sampling: Sampling,
-                       request_input: Callable[[Item], str | Sequence[Message]]) -> list[Prediction]:
+                       request_input: Callable[[Item], str | Sequence[Message]],
+                       assistant_prefix: Callable[[Item], str] | None = None) -> list[Prediction]:
     """One request per item, all in one engine call (the backend batches them); request_id is the item id.
-    `request_input(item)` is a plain prompt (str) or a chat conversation (messages, for the chat template)."""
+    `request_input(item)` is a plain prompt (str) or a chat conversation (messages, for the chat template);
+    `assistant_prefix(item)` prefills a conversation's reply (GenerateRequest.assistant_prefix)."""
     requests = []
     for item in items:
         given = request_input(item)
         if isinstance(given, str):
             requests.append(GenerateRequest(request_id=item.item_id, sampling=sampling, prompt=given))
         else:
-            requests.append(GenerateRequest(request_id=item.item_id, sampling=sampling, messages=tuple(given)))
+            prefix = assistant_prefix(item) if assistant_prefix is not None else None
+            requests.append(GenerateRequest(request_id=item.item_id, sampling=sampling, messages=tuple(given),
+                                            assistant_prefix=prefix))
     results = engine.generate(requests)
     if len(results) != len(requests):
         raise RuntimeError(f"engine returned {len(results)} results for {len(requests)} requests")

@@ -19,17 +19,16 @@ Variants
   turn, rendered with the model's chat template.
 
 Extraction (both reported, as lm-eval does; the two can differ by tens of points on the same outputs):
-- strict_match: the first "The answer is (\\-?[0-9\\.\\,]+)." (lm-eval's regex, including its quirk that the
-  final "." is any character, so a bare "The answer is 42" at the very end reads as "4"); when the completion has
-  no such phrase, "#### N" (the dataset's own answer format) is accepted too. Chat variant: the last
-  "The final answer is N".
+- strict_match: exactly the strict-match regex of the lm-eval task the variant reproduces, nothing else:
+  cot_8shot the first "The answer is (\\-?[0-9\\.\\,]+)." (including its quirk that the final "." is any
+  character, so a bare "The answer is 42" at the very end reads as "4"); 5shot the first "#### N" (so "The answer
+  is 16 ... #### 160" reads 160); chat_cot_8shot the last "The final answer is N".
 - flexible_extract: the last number in the completion, lm-eval's `(-?[$0-9.,]{2,})|(-?[0-9]+)`.
 Both extracted strings and the gold answer are normalized as lm-eval's exact_match does: remove ",", "$",
 everything up to "#### ", a trailing ".", then lowercase; the score is string equality (so "42.50" != "42.5").
 A reasoning model's thinking is dropped first (scoring.split_reasoning); cut off while thinking = unanswered.
 
-Deviation from lm-eval: accepting "#### N" in strict_match (so the dataset's gold solutions score 1.0 under both
-rules, as verify-scorers requires); with the "The answer is" exemplars models essentially never write "####".
+Gold predictions (verify-scorers) are the reference solutions written in the variant's answer format.
 """
 
 from __future__ import annotations
@@ -125,21 +124,15 @@ def _matched_text(match: str | tuple[str, ...]) -> str:
 
 
 def extract_strict(text: str) -> str | None:
-    """First "The answer is N." (lm-eval strict-match), else "#### N"; None when neither occurs."""
-    for pattern in (STRICT_PATTERN, HASH_ANSWER_PATTERN):
-        matches = pattern.findall(text)
-        if matches:
-            return _matched_text(matches[0])
-    return None
+    """The first "The answer is N." (lm-eval gsm8k_cot strict-match); None when it does not occur."""
+    matches = STRICT_PATTERN.findall(text)
+    return _matched_text(matches[0]) if matches else None
 
 
 def extract_chat_strict(text: str) -> str | None:
-    """Last "The final answer is N" (lm-eval gsm8k_cot_llama strict-match), else the last "#### N"."""
-    for pattern in (CHAT_STRICT_PATTERN, HASH_ANSWER_PATTERN):
-        matches = pattern.findall(text)
-        if matches:
-            return _matched_text(matches[-1])
-    return None
+    """The last "The final answer is N" (lm-eval gsm8k_cot_llama strict-match); None when it does not occur."""
+    matches = CHAT_STRICT_PATTERN.findall(text)
+    return _matched_text(matches[-1]) if matches else None
 
 
 def extract_hash_strict(text: str) -> str | None:
@@ -245,7 +238,7 @@ class GSM8K(Benchmark):
                              if chat else f"{EXEMPLAR_TEMPLATE}\n\n (x8), then {QUESTION_TEMPLATE}"),
             num_fewshot=len(WEI_EXEMPLARS), fewshot_ids=FEWSHOT_IDS, use_chat_template=chat,
             request_kind="generate", sampling=sampling,
-            extraction=("gsm8k-final-answer-strict+flexible/v1" if chat else "gsm8k-strict+flexible/v1"),
+            extraction=("gsm8k-final-answer-strict+flexible/v2" if chat else "gsm8k-strict+flexible/v2"),
             metrics=METRICS, primary_metric="strict_match",
             reference="Llama 3.1 model card (lm-eval gsm8k_cot_llama)" if chat else "lm-evaluation-harness gsm8k_cot",
         )
@@ -302,5 +295,13 @@ class GSM8K(Benchmark):
         return scores
 
     def gold_predictions(self, items: Sequence[Item], spec: TaskSpec) -> list[Prediction]:
-        """The reference solutions themselves ("... #### 18") as completions."""
-        return [Prediction(item_id=item.item_id, outputs=(item.data["answer"],)) for item in items]
+        """The reference solutions as completions, ending in the variant's answer format ("... #### 18" for 5shot,
+        "... The answer is 18." for cot_8shot, "... The final answer is 18" for chat_cot_8shot)."""
+        def completion(item: Item) -> str:
+            if spec.variant == "5shot":
+                return item.data["answer"]
+            rationale = item.data["answer"].split("####")[0].strip()
+            reply = CHAT_EXEMPLAR_REPLY if spec.variant == "chat_cot_8shot" else "{rationale} The answer is {answer}."
+            return reply.format(rationale=rationale, answer=item.data["target"])
+
+        return [Prediction(item_id=item.item_id, outputs=(completion(item),)) for item in items]

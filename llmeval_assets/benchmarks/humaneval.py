@@ -102,14 +102,10 @@ class HumanEval(Benchmark):
 
     def predict(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                 fewshot_pool: Sequence[Item] = ()) -> list[Prediction]:
-        def request_input(item: Item) -> str:
-            if spec.use_chat_template and not spec.chat_wrapped:
-                # the reply must start with the prefix: render the chat, then continue it as plain text
-                return (engine.apply_chat_template(self.chat_messages(item))
-                        + ANSWER_PREFIX.format(prompt=item.data["prompt"]))
-            return item.data["prompt"]
-
-        return generate_for_items(engine, items, spec.sampling, request_input)
+        if spec.use_chat_template and not spec.chat_wrapped:  # the reply starts with the prompt's code
+            return generate_for_items(engine, items, spec.sampling, self.chat_messages,
+                                      lambda item: ANSWER_PREFIX.format(prompt=item.data["prompt"]))
+        return generate_for_items(engine, items, spec.sampling, lambda item: item.data["prompt"])
 
     # ---- scoring ----
 

@@ -166,9 +166,12 @@ class MMLU(MultipleChoiceBenchmark):
         # exemplars are each subject's first dev questions: as many ids as the spec shows per subject
         return replace(spec, fewshot_ids=_fewshot_ids(self.subjects, spec.num_fewshot) if spec.num_fewshot else ())
 
+    def description(self, item: Item) -> str:
+        return DESCRIPTION.format(subject=(item.group or "").replace("_", " "))
+
     def context(self, item: Item, spec: TaskSpec, fewshot: Sequence[Item]) -> str:
         exemplars = "".join(f"{self._question(shot)} {LETTERS[shot.data['gold']]}\n\n" for shot in fewshot)
-        return DESCRIPTION.format(subject=(item.group or "").replace("_", " ")) + exemplars + self._question(item)
+        return self.description(item) + exemplars + self._question(item)
 
     @staticmethod
     def _question(item: Item) -> str:

@@ -8,6 +8,11 @@ Request kinds, chosen by the variant's TaskSpec.request_kind:
   pass (valid only when every continuation is a single token, e.g. " A".." D"; the engine rejects others);
 - "loglikelihood": one LoglikelihoodRequest per choice (lm-eval's `multiple_choice` output type);
 - "generate": a chat prompt that asks for the letter; the completion's first standalone letter is the answer.
+
+A log-likelihood variant run with the chat template (`--chat-template`, TaskSpec.chat_wrapped) scores as
+lm-evaluation-harness's --apply_chat_template does: the task description (MMLU's) becomes the system turn, joined
+after a system instruction; exemplars and question become one user turn; the context is that conversation rendered
+with the generation prompt; each continuation loses its leading TARGET_DELIMITER.
 """
 
 from __future__ import annotations
@@ -24,11 +29,15 @@ from llmeval_assets.benchmarks.base import (
     TaskSpec,
     draw_fewshot,
 )
+from llmeval_assets.benchmarks.dispatch import join_instruction
 from llmeval_assets.benchmarks.generation import first_answer, generate_for_items, predictions_by_item
 from llmeval_assets.engine.base import InferenceEngine
 from llmeval_assets.engine.requests import ChoiceRequest, LoglikelihoodRequest, Message
 from llmeval_assets.scoring import choice_letters, extract_choice_letter, score_choices
 
+# What separates a plain prompt from each scored continuation (lm-eval's default target_delimiter); under the chat
+# template the continuation follows the generation prompt without it (lm-eval's --apply_chat_template).
+TARGET_DELIMITER = " "
 # Logprob given to the gold / other choices in gold predictions: the gold choice wins acc and acc_norm.
 _GOLD_LOGPROB, _OTHER_LOGPROB = 0.0, -100.0
 
@@ -40,7 +49,30 @@ class MultipleChoiceBenchmark(Benchmark):
 
     @abstractmethod
     def continuations(self, item: Item, spec: TaskSpec) -> tuple[str, ...]:
-        """The scored continuation of each choice, e.g. (" A", " B", ...) or (" " + text, ...)."""
+        """The scored continuation of each choice after a plain prompt: (" A", " B", ...) or (" " + text, ...)."""
+
+    def scored_continuations(self, item: Item, spec: TaskSpec) -> tuple[str, ...]:
+        """The continuations as sent: without TARGET_DELIMITER when a plain variant runs through the chat template."""
+        continuations = self.continuations(item, spec)
+        if spec.chat_wrapped:
+            return tuple(c.removeprefix(TARGET_DELIMITER) for c in continuations)
+        return continuations
+
+    def description(self, item: Item) -> str:
+        """The task description that starts context() (lm-eval's `description`); "" for none."""
+        return ""
+
+    def request_context(self, engine: InferenceEngine, item: Item, spec: TaskSpec, fewshot: Sequence[Item]) -> str:
+        """context() as sent: through the chat template when a plain variant runs with it (module docstring)."""
+        context = self.context(item, spec, fewshot)
+        if not spec.chat_wrapped:
+            return context
+        description = self.description(item)
+        messages: list[Message] = []
+        if description:  # without one, the engine (SpecEngine) adds the system instruction as the system turn
+            messages.append({"role": "system", "content": join_instruction(spec.system_instruction or "", description)})
+        messages.append({"role": "user", "content": context.removeprefix(description)})
+        return engine.apply_chat_template(messages)
 
     def choice_lengths(self, item: Item, spec: TaskSpec) -> tuple[int, ...]:
         """Character lengths used by acc_norm: the choice texts without the leading space (lm-eval)."""
@@ -83,8 +115,9 @@ class MultipleChoiceBenchmark(Benchmark):
 
     def _predict_choice(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                         shots: dict[str, list[Item]]) -> list[Prediction]:
-        requests = [ChoiceRequest(request_id=item.item_id, context=self.context(item, spec, shots[item.item_id]),
-                                  choices=self.continuations(item, spec)) for item in items]
+        requests = [ChoiceRequest(request_id=item.item_id,
+                                  context=self.request_context(engine, item, spec, shots[item.item_id]),
+                                  choices=self.scored_continuations(item, spec)) for item in items]
         predictions = [Prediction(item_id=request.request_id, logprobs=result.logprobs, prompt_hash=result.prompt_hash,
                                   tokens_in=result.tokens_in, latency_s=result.latency_s)
                        if result.error is None else None
@@ -99,10 +132,10 @@ class MultipleChoiceBenchmark(Benchmark):
                                shots: dict[str, list[Item]]) -> list[Prediction]:
         per_item: list[list[LoglikelihoodRequest]] = []
         for item in items:
-            context = self.context(item, spec, shots[item.item_id])
+            context = self.request_context(engine, item, spec, shots[item.item_id])
             per_item.append([LoglikelihoodRequest(request_id=f"{item.item_id}#{index}", context=context,
                                                   continuation=continuation)
-                             for index, continuation in enumerate(self.continuations(item, spec))])
+                             for index, continuation in enumerate(self.scored_continuations(item, spec))])
         results = iter(engine.loglikelihood([request for requests in per_item for request in requests]))
         predictions = []
         for item, requests in zip(items, per_item, strict=True):
@@ -121,13 +154,9 @@ class MultipleChoiceBenchmark(Benchmark):
     def _predict_generate(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                           shots: dict[str, list[Item]]) -> list[Prediction]:
         prefix = self.answer_prefix(spec)
-
-        def request_input(item: Item) -> str | tuple[Message, ...]:
-            messages = tuple(self.chat_messages(item, spec, shots[item.item_id]))
-            # the reply must start with the prefix: render the chat, then continue it as plain text
-            return engine.apply_chat_template(messages) + prefix if prefix else messages
-
-        return generate_for_items(engine, items, spec.sampling, request_input)
+        return generate_for_items(engine, items, spec.sampling,
+                                  lambda item: self.chat_messages(item, spec, shots[item.item_id]),
+                                  (lambda item: prefix) if prefix else None)
 
     # ---- scoring ----
 

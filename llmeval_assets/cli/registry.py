@@ -45,7 +45,7 @@ ProfileOption = typer.Option(None, "--profile", help="Evaluation profile of regi
 VariantOption = typer.Option(None, "--variant", help="Benchmark variant (`llmeval datasets --json` lists them)")
 NumFewshotOption = typer.Option(None, "--num-fewshot", help="Exemplars per prompt")
 ChatTemplateOption = typer.Option(None, "--chat-template/--no-chat-template",
-                                  help="Send prompts through the model's chat template (generative variants)")
+                                  help="Send prompts (or log-likelihood contexts) through the model's chat template")
 SystemInstructionOption = typer.Option(None, "--system-instruction", help="A system turn (or text before the prompt)")
 GenKwargsOption = typer.Option(None, "--gen-kwargs", help="Generation settings forced on every request: "
                                                           "key=value,... of max_tokens, temperature, top_p, n, "

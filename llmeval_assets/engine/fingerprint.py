@@ -1,6 +1,6 @@
 """Fingerprints of what turns a request into numbers: the engine (backend build, device and the settings that
-change results: dtype, quantization, max_model_len, parallel sizes, prefix caching, seed; memory shares and batch
-sizes do not) and a checkpoint's tokenizer. Read from settings and files, without loading a model."""
+change results: dtype, quantization, max_model_len, parallel sizes, prefix caching and whether generations read
+it, seed; memory shares and batch sizes do not) and a checkpoint's tokenizer. Read from settings and files, without loading a model."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from llmeval_assets.engine.requests import stable_hash
 from llmeval_assets.registry.presets import EngineSettings
 
 ENGINE_FINGERPRINT_FIELDS = ("dtype", "quantization", "max_model_len", "tensor_parallel_size",
-                             "pipeline_parallel_size", "enable_prefix_caching", "seed")
+                             "pipeline_parallel_size", "enable_prefix_caching", "generation_prefix_cache", "seed")
 SPECIAL_TOKEN_KEYS = ("bos_token", "eos_token", "pad_token", "add_bos_token", "add_eos_token")
 
 

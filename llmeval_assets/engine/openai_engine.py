@@ -5,9 +5,12 @@ connection failures are retried with exponential backoff (honouring Retry-After)
 request's `error`. A server that cannot be reached at all raises EngineError("cannot reach <url>: ...").
 
 What the API allows, and how:
-- generate: `messages` go to /chat/completions (the server applies the model's chat template), `prompt` to
-  /completions. Greedy with n > 1 asks once and repeats the completion (as VLLMEngine does). With n > 1 the server
-  reports only the total completion tokens, so each completion's `tokens_out` is that total / n.
+- generate: `messages` go to /chat/completions (the server applies the model's chat template and tokenizes the
+  result without adding special tokens), `prompt` to /completions (the server's tokenizer defaults). A prefilled
+  reply (`assistant_prefix`) is sent as a final assistant turn with `add_generation_prompt: false,
+  continue_final_message: true` (vLLM's server extension; lm-eval renders it the same way), so the completion
+  continues the prefix. Greedy with n > 1 asks once and repeats the completion (as VLLMEngine does). With n > 1
+  the server reports only the total completion tokens, so each completion's `tokens_out` is that total / n.
 - loglikelihood: /completions with echo=True, max_tokens=0, logprobs=1 on context + continuation (lm-eval's
   "local-completions"). Trailing context whitespace moves into the continuation as in VLLMEngine; the
   continuation is the tokens whose text offset is at or past the end of the context. (VLLMEngine splits by token
@@ -40,6 +43,7 @@ from llmeval_assets.engine.requests import (
     Message,
     Provenance,
 )
+from llmeval_assets.engine.tokenization import prefill_turn
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 _Request = TypeVar("_Request")
@@ -171,7 +175,11 @@ class OpenAIEngine(InferenceEngine):
         started = time.perf_counter()
         try:
             if request.messages is not None:
-                response = self._request("POST", "/chat/completions", {**body, "messages": list(request.messages)})
+                chat: dict[str, Any] = {"messages": list(request.messages)}
+                if request.assistant_prefix:
+                    chat = {"messages": [*request.messages, prefill_turn(request.assistant_prefix)],
+                            "add_generation_prompt": False, "continue_final_message": True}
+                response = self._request("POST", "/chat/completions", {**body, **chat})
                 texts = [(c["message"]["content"] or "", c.get("finish_reason")) for c in response["choices"]]
             else:
                 response = self._request("POST", "/completions", {**body, "prompt": request.prompt})

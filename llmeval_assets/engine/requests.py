@@ -32,19 +32,25 @@ class Sampling:
 @dataclass(frozen=True)
 class GenerateRequest:
     """One generation. Exactly one of `prompt` (plain completion) or `messages` (rendered with the model's chat
-    template, generation prompt appended) is set. A multi-turn conversation is `messages` with earlier turns."""
+    template, generation prompt appended) is set. A multi-turn conversation is `messages` with earlier turns.
+    `assistant_prefix` (with `messages` only) prefills the reply: the completion continues that text inside the
+    assistant turn (lm-eval's gen_prefix; engine/tokenization.py says how it is rendered)."""
 
     request_id: str
     sampling: Sampling
     prompt: str | None = None
     messages: tuple[Message, ...] | None = None
+    assistant_prefix: str | None = None
 
     def __post_init__(self) -> None:
         if (self.prompt is None) == (self.messages is None):
             raise ValueError(f"request {self.request_id}: set exactly one of prompt or messages")
+        if self.assistant_prefix is not None and self.messages is None:
+            raise ValueError(f"request {self.request_id}: assistant_prefix prefills a chat reply; it needs messages")
 
     def prompt_hash(self) -> str:
-        return stable_hash({"prompt": self.prompt, "messages": self.messages})
+        prefill = {"assistant_prefix": self.assistant_prefix} if self.assistant_prefix is not None else {}
+        return stable_hash({"prompt": self.prompt, "messages": self.messages, **prefill})
 
 
 @dataclass(frozen=True)

@@ -8,16 +8,21 @@ Rules worth knowing:
   whose prompt has max_model_len tokens or more gets `error` set ("prompt has N tokens; max_model_len is M") and is
   not sent; the others go on. A generation whose prompt fits but whose prompt + max_tokens does not stops at
   max_model_len with finish_reason "length".
-- Chat requests are rendered with the model's own chat template (generation prompt appended) and tokenized without
-  adding special tokens (the template writes them), as vLLM's `LLM.chat` does.
+- Every request is tokenized by engine/tokenization.py, lm-evaluation-harness's rule: text that starts with the BOS
+  (a rendered chat template that writes it) is encoded without special tokens, any other text with the
+  tokenizer's defaults; a prefilled reply (`assistant_prefix`) is rendered with continue_final_message.
+- Generation requests skip prefix-cache reads (`skip_reading_prefix_cache`) unless the preset sets
+  `generation_prefix_cache: true`. A prompt computed partly from cached blocks goes through other attention
+  kernels than the same prompt computed whole, and whether a block is cached depends on what ran before and on
+  which requests the scheduler took in first (timing): the logits then differ in the last bits and greedy
+  decoding flips at near-ties, so the same run repeated gave different generations. Scoring requests keep reading
+  the cache (a few-shot prefix is computed once); their log-probs differ only in the last bits.
 - Greedy sampling (temperature 0) with n > 1 runs once and repeats the completion n times: vLLM rejects greedy
   n > 1, and greedy decoding is deterministic.
-- Log-likelihood follows lm-evaluation-harness: trailing whitespace of the context moves to the start of the
-  continuation, context + continuation are encoded whole and split at the context's token count; the
-  continuation's log-probs come from vLLM's prompt log-probs (raw, full-vocabulary log-softmax). vLLM skips
-  prefix-cache *reads* for prompt-log-prob requests (positions served from the cache would have no log-probs), so
-  these requests are recomputed in full; they are still sent in one batch, sorted so that requests sharing a
-  context are adjacent.
+- Log-likelihood follows lm-evaluation-harness's split (engine/tokenization.py); the continuation's log-probs
+  come from vLLM's prompt log-probs (raw, full-vocabulary log-softmax). vLLM skips prefix-cache *reads* for
+  prompt-log-prob requests (positions served from the cache would have no log-probs), so these requests are
+  recomputed in full; they are still sent in one batch, sorted so that requests sharing a context are adjacent.
 - choice_logprobs asks for one generated token with `logprob_token_ids` = the choices' tokens: one forward
   pass per question, log-probs of the full-vocabulary distribution (not renormalized over the choices), and the
   shared few-shot prefix is served from the prefix cache. Every choice must be a single token after the
@@ -45,6 +50,7 @@ from llmeval_assets.engine.requests import (
     Message,
     Provenance,
 )
+from llmeval_assets.engine.tokenization import NoChatTemplateError, RequestTokenizer
 from llmeval_assets.engine.weights import Checkpoint
 from llmeval_assets.registry.presets import EngineSettings
 
@@ -95,7 +101,7 @@ class VLLMEngine(InferenceEngine):
                 f"{type(exc).__name__}: {exc}"
             ) from exc
         self.load_seconds = time.perf_counter() - started
-        self._tokenizer = self._llm.get_tokenizer()
+        self._encoder = RequestTokenizer(self._llm.get_tokenizer())
         self._watchdog_stop = threading.Event()
         _start_death_watchdog(self._llm.llm_engine.engine_core, self._watchdog_stop)
         self._provenance = Provenance(
@@ -127,7 +133,7 @@ class VLLMEngine(InferenceEngine):
         results: list[GenerateResult | None] = [None] * len(requests)
         batch: list[tuple[int, list[int], Any]] = []
         for index, request in enumerate(requests):
-            prompt_ids = self._generation_prompt_ids(request)
+            prompt_ids = self.generation_prompt_ids(request)
             too_long = self._too_long(prompt_ids)
             if too_long:
                 results[index] = _generate_error(request, len(prompt_ids), too_long)
@@ -141,6 +147,7 @@ class VLLMEngine(InferenceEngine):
                 top_p=sampling.top_p,
                 stop=list(sampling.stop) or None,
                 seed=sampling.seed,
+                skip_reading_prefix_cache=not self.settings.generation_prefix_cache,
             )
             batch.append((index, prompt_ids, params))
 
@@ -241,13 +248,14 @@ class VLLMEngine(InferenceEngine):
         return _all_set(results)
 
     def apply_chat_template(self, messages: Sequence[Message], add_generation_prompt: bool = True) -> str:
-        if not getattr(self._tokenizer, "chat_template", None):
-            raise EngineError(
-                f"model {self.settings.model_key!r} has no chat template; send plain prompts (prompt=...) instead"
-            )
-        return self._tokenizer.apply_chat_template(
-            list(messages), add_generation_prompt=add_generation_prompt, tokenize=False
-        )
+        """As lm-eval: without the generation prompt, the last (assistant) message is continued."""
+        try:
+            if add_generation_prompt:
+                return self._encoder.render_chat(messages)
+            *earlier, last = messages
+            return self._encoder.render_chat(earlier, assistant_prefix=last["content"])
+        except NoChatTemplateError as exc:
+            raise EngineError(f"model {self.settings.model_key!r}: {exc}") from exc
 
     def close(self) -> None:
         """Shut the EngineCore process down and release the model's memory. Safe to call twice."""
@@ -269,26 +277,13 @@ class VLLMEngine(InferenceEngine):
     # ----------------------------------------------------------------------------------------------- tokens
 
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        """lm-evaluation-harness's split: trailing context whitespace joins the continuation; the whole string is
-        encoded at once and cut at the context's token count (so a token spanning the boundary counts as
-        continuation). An empty context is replaced by the BOS (else EOS) token, which then predicts the
-        continuation."""
-        stripped = context.rstrip()
-        continuation = context[len(stripped) :] + continuation
-        if not stripped:
-            prefix = self._tokenizer.bos_token_id
-            if prefix is None:
-                prefix = self._tokenizer.eos_token_id
-            return [prefix], self._tokenizer.encode(continuation, add_special_tokens=False)
-        whole = self._tokenizer.encode(stripped + continuation)
-        context_ids = self._tokenizer.encode(stripped)
-        return whole[: len(context_ids)], whole[len(context_ids) :]
+        return self._encoder.encode_pair(context, continuation)
 
-    def _generation_prompt_ids(self, request: GenerateRequest) -> list[int]:
-        if request.messages is not None:
-            text = self.apply_chat_template(request.messages, add_generation_prompt=True)
-            return self._tokenizer.encode(text, add_special_tokens=False)
-        return self._tokenizer.encode(request.prompt)
+    def generation_prompt_ids(self, request: GenerateRequest) -> list[int]:
+        try:
+            return self._encoder.generation_ids(request)
+        except NoChatTemplateError as exc:
+            raise EngineError(f"model {self.settings.model_key!r}: {exc}") from exc
 
     def _choice_tokens(self, request: ChoiceRequest) -> tuple[list[int], list[int], str | None]:
         """The context's token ids and each choice's token id (same split as log-likelihood), or a refusal."""

@@ -32,6 +32,9 @@ class EngineSettings:
     preset: str
     pipeline_parallel_size: int = 1  # GPUs = tensor_parallel_size x this; > 1 runs vLLM on Ray
     seed: int = 1234
+    # Generation requests read the prefix cache: faster shared few-shot prefixes, but a prompt computed partly from
+    # cached blocks takes other kernels than one computed whole, so greedy outputs can differ run to run.
+    generation_prefix_cache: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,4 +65,5 @@ def engine_settings(key: str, model: ModelEntry, preset_name: str, preset: Prese
         enforce_eager=preset.enforce_eager,
         swap_space_gb=preset.swap_space_gb,
         preset=preset_name,
+        generation_prefix_cache=preset.generation_prefix_cache,
     )

@@ -232,6 +232,9 @@ class PresetEntry(Strict):
     max_model_len_cap: PositiveInt | None = None  # evaluation context is min(model's, this cap)
     enforce_eager: Bool = False  # skip CUDA graph capture: slower decode, less memory, faster start
     swap_space_gb: Annotated[Float, Field(ge=0)] = 4.0
+    # true: generation requests read the prefix cache too (faster, but greedy outputs may differ run to run);
+    # false: only scoring requests do, and greedy generations are repeatable (engine/vllm_engine.py)
+    generation_prefix_cache: Bool = False
 
 
 class GPUType(Strict):

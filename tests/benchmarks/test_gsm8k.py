@@ -93,7 +93,7 @@ def test_chat_variant_sends_exemplars_as_turns(gsm8k, items):
 @pytest.mark.parametrize("completion, strict, flexible", [
     ("So 9 * 2 = 18. The answer is 18.", "18", "18."),  # the trailing "." goes in normalization
     ("The answer is 1,234. Then Q", "1,234.", "1,234."),  # greedy group takes the ".", normalization drops it
-    ("She earns 16 - 7 = 9 eggs\n#### 1,234", "1,234", "1,234"),  # the dataset's own format
+    ("She earns 16 - 7 = 9 eggs\n#### 1,234", None, "1,234"),  # "####" is not gsm8k_cot's strict format
     ("The answer is $42.50.", None, "$42.50."),  # lm-eval's strict regex has no "$": only flexible reads it
     ("The answer is 7. Wait, 8 eggs. The answer is 8.", "7.", "8."),  # strict: first match; flexible: last
     ("The answer is 42", "4", "42"),  # lm-eval's quirk: the "." after the group is any character
@@ -114,8 +114,23 @@ def test_normalization_is_lm_evals_regexes_to_ignore(raw, normalized):
 def test_chat_strict_takes_the_last_final_answer():
     assert extract_chat_strict("The final answer is 3. Hmm, no: the final answer is 5. The final answer is $1,200") \
         == "$1,200"
-    assert extract_chat_strict("#### 9") == "9"
+    assert extract_chat_strict("#### 9") is None  # lm-eval gsm8k_cot_llama's regex only
     assert extract_chat_strict("The answer is 9.") is None
+
+
+def test_5shot_strict_match_is_lm_evals_hash_regex_only(gsm8k, items):
+    """lm-eval `gsm8k` strict-match reads "#### N" and nothing else: a "The answer is 16" before it is ignored."""
+    item = next(i for i in items if i.data["target"] == "18")
+    spec = gsm8k.task_spec("5shot")
+    text = "Janet sells 16 - 3 - 4 = 9 eggs. The answer is 16.\nSo she makes 9 * 2 = 18 dollars.\n#### 160"
+    (wrong,) = gsm8k.score([item], [Prediction(item_id=item.item_id, outputs=(text,))], spec)
+    assert wrong.answer == "160" and wrong.explanation.startswith("strict='160'")
+    assert wrong.values == {"strict_match": 0.0, "flexible_extract": 0.0}
+    (right,) = gsm8k.score([item], [Prediction(item_id=item.item_id, outputs=(text.replace("160", "18"),))], spec)
+    assert right.values == {"strict_match": 1.0, "flexible_extract": 1.0}
+    cot = gsm8k.task_spec("cot_8shot")  # gsm8k_cot's strict reads "The answer is" only
+    (hash_only,) = gsm8k.score([item], [Prediction(item_id=item.item_id, outputs=("2 * 9 = 18\n#### 18",))], cot)
+    assert hash_only.values == {"strict_match": 0.0, "flexible_extract": 1.0}
 
 
 def test_dollar_answer_scores_only_under_flexible(gsm8k, items):
@@ -137,7 +152,7 @@ def test_reasoning_model_answer_after_think_and_cut_off_is_unanswered(gsm8k, ite
     assert metrics["unanswered"] == 1.0
 
 
-@pytest.mark.parametrize("variant", ["cot_8shot", "chat_cot_8shot"])
+@pytest.mark.parametrize("variant", ["cot_8shot", "chat_cot_8shot", "5shot"])
 def test_gold_scores_one_and_empty_zero(gsm8k, items, variant):
     spec, sample = gsm8k.task_spec(variant), items[::20]
     for predictions, expected in ((gsm8k.gold_predictions(sample, spec), 1.0),

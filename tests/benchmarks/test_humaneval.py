@@ -7,7 +7,7 @@ import pytest
 
 from llmeval_assets.benchmarks import Prediction, ScoringContext, get_benchmark
 from tests.benchmarks.data import load_test_items
-from tests.benchmarks.fakes import FakeEngine, render_fake_chat
+from tests.benchmarks.fakes import FakeEngine
 
 PROMPT_0 = (
     "from typing import List\n\n\n"
@@ -83,8 +83,9 @@ def test_chat_variant_prefills_the_function_and_cuts_at_the_code_fence(humaneval
     predictions = humaneval.predict(engine, items[:1], spec)
     user = ("Write a solution to the following problem and make sure that it passes the tests:\n"
             f"```python\n{PROMPT_0}\n```\n")
-    assert engine.requests[0].prompt == (render_fake_chat([{"role": "user", "content": user}])
-                                         + f"Here is the completed function:\n```python\n{PROMPT_0}\n")
+    (request,) = engine.requests
+    assert request.messages == ({"role": "user", "content": user},)
+    assert request.assistant_prefix == f"Here is the completed function:\n```python\n{PROMPT_0}\n"
     assert humaneval.score(items[:1], predictions, spec)[0].values == {"pass@1": 1.0}
 
 

@@ -77,15 +77,16 @@ def test_mmlu_chat_variant_prompt_and_letter_scoring(mmlu_items):
     assert (spec.sampling.max_tokens, spec.sampling.temperature, spec.use_chat_template) == (10, 0.0, True)
     engine = FakeEngine(generate=lambda request: " C.")
     predictions = mmlu.predict(engine, test[:2], spec, fewshot)
-    prompt = engine.requests[0].prompt
+    request = engine.requests[0]
     first_shot = CHAT_QUESTION.format(question="Find all c in Z_3 such that Z_3[x]/(x^2 + c) is a field.",
                                       options="A. 0\nB. 1\nC. 2\nD. 3")
-    assert prompt.startswith(f"<|user|>\n{first_shot}\n<|assistant|>\nThe best answer is B.\n<|user|>\n")
+    assert request.messages[:2] == ({"role": "user", "content": first_shot},
+                                    {"role": "assistant", "content": "The best answer is B."})
     last = CHAT_QUESTION.format(
         question="Find the degree for the given field extension Q(sqrt(2), sqrt(3), sqrt(18)) over Q.",
         options="A. 0\nB. 4\nC. 2\nD. 6")
-    assert prompt.endswith(f"<|user|>\n{last}\n<|assistant|>\nThe best answer is")
-    assert prompt.count("<|assistant|>") == 6
+    assert request.messages[-1] == {"role": "user", "content": last} and len(request.messages) == 11
+    assert request.assistant_prefix == "The best answer is"  # the reply is prefilled, not a turn of its own
     scores = mmlu.score(test[:2], predictions, spec)
     assert [(s.answer, s.target, s.values["acc"]) for s in scores] == [("C", "B", 0.0), ("C", "C", 1.0)]
 
@@ -167,14 +168,15 @@ def test_arc_challenge_chat_prompt_adapts_to_the_number_of_choices():
     engine = FakeEngine(generate=lambda r: " E.")
     spec = arc.task_spec("chat_0shot")
     predictions = arc.predict(engine, [items[0], five], spec)
-    assert engine.requests[0].prompt == "<|user|>\n" + CHAT_QUESTION.format(
+    assert engine.requests[0].messages[0]["content"] == CHAT_QUESTION.format(
         question="An astronomer observes that a planet rotates faster after a meteorite impact. Which is the most "
                  "likely effect of this increase in rotation?",
         options="A. Planetary density will decrease.\nB. Planetary years will become longer.\n"
                 "C. Planetary days will become shorter.\nD. Planetary gravity will become stronger.",
-    ) + "\n<|assistant|>\nThe best answer is"
-    assert "five candidate answers (A, B, C, D and E)" in engine.requests[1].prompt
-    assert "one of A, B, C, D or E." in engine.requests[1].prompt
+    )
+    assert engine.requests[0].assistant_prefix == "The best answer is"
+    assert "five candidate answers (A, B, C, D and E)" in engine.requests[1].messages[0]["content"]
+    assert "one of A, B, C, D or E." in engine.requests[1].messages[0]["content"]
     answers = [s.answer for s in arc.score([items[0], five], predictions, spec)]
     assert answers == [None, "E"]  # "E" is not a choice of a four-choice question
 
@@ -214,3 +216,61 @@ def test_gold_scores_one_and_empty_scores_zero_on_every_variant(name):
         assert {m.name: m.value for m in gold if m.name != "unanswered"} == dict.fromkeys(spec.metrics, 1.0) | (
             {"acc_macro": 1.0} if name == "mmlu" else {})
         assert all(m.value == 0.0 for m in empty)
+
+
+# ---- log-likelihood variants through the chat template (lm-eval --apply_chat_template) ----
+
+def chat_configured(name: str, variant: str, **overrides):
+    from llmeval_assets.benchmarks.base import SpecOverrides
+
+    spec = get_benchmark(name).configure(variant, SpecOverrides(chat_template=True, **overrides))
+    assert spec.use_chat_template and spec.chat_wrapped and spec.request_kind in ("loglikelihood", "choice")
+    return spec
+
+
+def test_arc_loglikelihood_with_the_chat_template_renders_a_user_turn_and_drops_the_delimiter():
+    from llmeval_assets.benchmarks.dispatch import spec_engine
+    from tests.benchmarks.fakes import render_fake_chat
+
+    arc = get_benchmark("arc_challenge")
+    item = load_test_items("arc_challenge")[0]
+    spec = chat_configured("arc_challenge", "0shot")
+    engine = FakeEngine()
+    arc.predict(spec_engine(engine, spec), [item], spec)
+    plain = arc.context(item, spec, [])
+    assert [r.context for r in engine.requests] == [render_fake_chat([{"role": "user", "content": plain}])] * 4
+    assert [r.continuation for r in engine.requests] == item.data["choices"]  # no leading " " (lm-eval)
+
+
+def test_mmlu_with_the_chat_template_puts_the_description_in_the_system_turn(mmlu_items):
+    from llmeval_assets.benchmarks.dispatch import spec_engine
+    from tests.benchmarks.fakes import render_fake_chat
+
+    test, fewshot = mmlu_items
+    mmlu = get_benchmark("mmlu")
+    description = "The following are multiple choice questions (with answers) about abstract algebra.\n\n"
+    for instruction, system in ((None, description), ("Be brief.", "Be brief.\n\n" + description)):
+        spec = chat_configured("mmlu", "5shot", system_instruction=instruction)
+        engine = FakeEngine()
+        mmlu.predict(spec_engine(engine, spec), test[:1], spec, fewshot)
+        (request,) = engine.requests
+        plain = mmlu.context(test[0], spec, mmlu.fewshot_for(test[0], spec, {i.item_id: i for i in fewshot}))
+        assert plain.startswith(description) and plain.count("Answer:") == 6
+        assert request.context == render_fake_chat([{"role": "system", "content": system},
+                                                    {"role": "user", "content": plain.removeprefix(description)}])
+        assert request.choices == ("A", "B", "C", "D")
+
+
+def test_hellaswag_with_the_chat_template_and_an_instruction_gets_a_system_turn():
+    from llmeval_assets.benchmarks.dispatch import spec_engine
+    from tests.benchmarks.fakes import render_fake_chat
+
+    hellaswag = get_benchmark("hellaswag")
+    item = load_test_items("hellaswag")[0]
+    spec = chat_configured("hellaswag", "0shot", system_instruction="Complete the text.")
+    engine = FakeEngine()
+    hellaswag.predict(spec_engine(engine, spec), [item], spec)
+    assert engine.requests[0].context == render_fake_chat([
+        {"role": "system", "content": "Complete the text."},
+        {"role": "user", "content": hellaswag.context(item, spec, [])}])
+    assert engine.requests[0].continuation == hellaswag.continuations(item, spec)[0][1:]

@@ -78,3 +78,14 @@ def test_overrides_are_applied_and_checked():
     assert spec.sampling.n == 5 and spec.metrics == ("pass@1",) and spec.forced_sampling == (("n", 5),)
     with pytest.raises(SpecError, match="humaneval variant 'greedy' has 0 few-shot exemplar"):
         humaneval.configure("greedy", SpecOverrides(num_fewshot=2))
+
+
+def test_request_digests_and_prompt_hashes_cover_the_prefilled_reply():
+    from llmeval_assets.benchmarks.dispatch import request_digests
+    from llmeval_assets.engine.requests import GenerateRequest, Sampling
+
+    turn = ({"role": "user", "content": "Which is it?"},)
+    plain, prefilled, other = (GenerateRequest("q", Sampling(), messages=turn, assistant_prefix=prefix)
+                               for prefix in (None, "The best answer is", "The answer is"))
+    assert len({request_digests([r])["q"] for r in (plain, prefilled, other)}) == 3
+    assert len({r.prompt_hash() for r in (plain, prefilled, other)}) == 3

@@ -70,6 +70,18 @@ def tiny_engine(tiny_checkpoint: Checkpoint) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
+def bos_engine(tiny_bos_checkpoint) -> Iterator[object]:
+    """The tiny Llama whose tokenizer adds a BOS (tests/conftest.py), with room for 8-shot prompts."""
+    from llmeval_assets.engine.vllm_engine import VLLMEngine
+    from tests.conftest import BOS_MAX_MODEL_LEN
+
+    engine = VLLMEngine(cpu_settings("tiny_bos_llama", BOS_MAX_MODEL_LEN),
+                        local_checkpoint("tiny_bos_llama", tiny_bos_checkpoint))
+    yield engine
+    engine.close()
+
+
+@pytest.fixture(scope="session")
 def smollm2_engine(smollm2_checkpoint: Checkpoint) -> Iterator[object]:
     from llmeval_assets.engine.vllm_engine import VLLMEngine
 

@@ -85,6 +85,8 @@ def test_generation_matches_the_in_process_engine(served_engine, tiny_engine):
         GenerateRequest("p", Sampling(max_tokens=10), prompt="Once upon a time"),
         GenerateRequest("c", Sampling(max_tokens=10), messages=({"role": "user", "content": "Hello there"},)),
         GenerateRequest("n", Sampling(max_tokens=5, n=2), prompt="The weather"),
+        GenerateRequest("f", Sampling(max_tokens=10), messages=({"role": "user", "content": "Name a colour."},),
+                        assistant_prefix="The best answer is"),  # a prefilled reply (continue_final_message)
     ]
     served = served_engine.generate(requests)
     local = tiny_engine.generate(requests)

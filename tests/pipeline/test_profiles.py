@@ -133,8 +133,6 @@ BAD_VALUES = {
     "chat off on a chat variant": (["--dataset", "mmlu", "--variant", "chat_5shot", "--no-chat-template"],
                                    "mmlu variant 'chat_5shot' is a conversation and cannot run without the chat "
                                    "template"),
-    "chat on a log-likelihood variant": (["--dataset", "arc_challenge", "--profile", "lm_eval", "--chat-template"],
-                                         "arc_challenge variant '0shot' scores log-likelihoods of a plain prompt"),
     "gen kwargs on log-likelihoods": (["--dataset", "hellaswag", "--gen-kwargs", "max_tokens=5"],
                                       "hellaswag variant '0shot' scores log-likelihoods: generation settings "
                                       "(max_tokens) do not apply"),
@@ -157,6 +155,15 @@ def test_each_bad_value_is_a_clear_error(case, tmp_path):
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_chat_template_on_a_log_likelihood_variant_is_planned_as_chat(tmp_path):
+    """lm-eval's --apply_chat_template works on log-likelihood tasks; so does --chat-template here."""
+    result = run_cli("plan", "--model", MODEL, "--dataset", "arc_challenge", "--profile", "lm_eval", "--chat-template",
+                     "--json", "--no-status", home=tmp_path)
+    assert result.returncode == 0, result.stderr
+    (partition,) = json.loads(result.stdout)["partitions"]
+    assert (partition["variant"], partition["chat_template"]) == ("0shot", True)
 
 
 def test_plan_shows_the_profile_variant_and_derived_name(tmp_path):
