@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import httpx
 
 from llmeval_assets.engine.base import EngineError, InferenceEngine
+from llmeval_assets.engine.multimodal import with_images
 from llmeval_assets.engine.requests import (
     ChoiceRequest,
     ChoiceResult,
@@ -171,7 +172,9 @@ class OpenAIEngine(InferenceEngine):
         started = time.perf_counter()
         try:
             if request.messages is not None:
-                response = self._request("POST", "/chat/completions", {**body, "messages": list(request.messages)})
+                messages = with_images(request.messages, request.images, request.request_id, data_urls=True) \
+                    if request.images else list(request.messages)
+                response = self._request("POST", "/chat/completions", {**body, "messages": messages})
                 texts = [(c["message"]["content"] or "", c.get("finish_reason")) for c in response["choices"]]
             else:
                 response = self._request("POST", "/completions", {**body, "prompt": request.prompt})

@@ -32,6 +32,12 @@ class EngineSettings:
     preset: str
     pipeline_parallel_size: int = 1  # GPUs = tensor_parallel_size x this; > 1 runs vLLM on Ray
     seed: int = 1234
+    # vision-language models only (registry `vision`); 0 images: a text-only model
+    max_images_per_prompt: int = 0
+    max_pixels: int | None = None
+    mm_processor_kwargs: tuple[tuple[str, Any], ...] = ()  # sorted (name, value)
+    image_placeholder: str | None = None
+    trust_remote_code: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,4 +68,15 @@ def engine_settings(key: str, model: ModelEntry, preset_name: str, preset: Prese
         enforce_eager=preset.enforce_eager,
         swap_space_gb=preset.swap_space_gb,
         preset=preset_name,
+        **vision_settings(model),
     )
+
+
+def vision_settings(model: ModelEntry) -> dict[str, Any]:
+    """The engine settings a vision-language model's `vision` entry gives (none for a text-only model)."""
+    vision = model.vision
+    if vision is None:
+        return {}
+    return {"max_images_per_prompt": vision.max_images_per_prompt, "max_pixels": vision.max_pixels,
+            "mm_processor_kwargs": tuple(sorted(vision.processor_kwargs.items())),
+            "image_placeholder": vision.image_placeholder, "trust_remote_code": vision.trust_remote_code}
