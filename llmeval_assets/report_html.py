@@ -26,6 +26,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from llmeval_assets.paths import report_dir, results_db_path
+from llmeval_assets.report_images import THUMBS_CSS, FailedImageItem, failed_image_items, failed_images_html
 from llmeval_assets.reporting import connect_read_only, judge_note, table_columns
 
 NO_RESULTS = "no results yet"
@@ -64,6 +65,7 @@ class ReportData:
     subject_breakdown: pd.DataFrame
     category_summary: pd.DataFrame
     run_cost: pd.DataFrame
+    failed_images: tuple[FailedImageItem, ...] = ()  # a few failed items of each image benchmark result
 
     def model_labels(self) -> dict[str, str]:
         """model key -> the registry's display name where the leaderboard carries one."""
@@ -93,7 +95,7 @@ def read_report_data(duckdb_path: Path) -> ReportData:
                     f"select {', '.join(columns)} from reports.{name} order by {MART_ORDER[name]}").df()
         finally:
             con.close()
-    return ReportData(source=duckdb_path, **frames)
+    return ReportData(source=duckdb_path, **frames, failed_images=tuple(failed_image_items(duckdb_path)))
 
 
 def build_html_report(duckdb_path: Path | None = None, out_dir: Path | None = None) -> ReportPaths:
@@ -489,6 +491,8 @@ def render_index(data: ReportData, images: dict[str, str]) -> str:
                       + runs_note + run_cost_table(data, labels)) if not data.run_cost.empty else _empty()),
         ("How to read the numbers", stderr_note()),
     ]
+    if data.failed_images:
+        sections.insert(-1, ("Failed image items", failed_images_html(list(data.failed_images), labels)))
     body = "\n".join(f'<section id="{re.sub(r"[^a-z]+", "-", title.lower())}"><h2>{html.escape(title)}</h2>'
                      f"{content}</section>" for title, content in sections)
     return f"""<!doctype html>
@@ -497,7 +501,7 @@ def render_index(data: ReportData, images: dict[str, str]) -> str:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>llmeval report</title>
-<style>{CSS}</style>
+<style>{CSS}{THUMBS_CSS if data.failed_images else ""}</style>
 </head>
 <body>
 <main>

@@ -174,10 +174,15 @@ def item_of(request_id: str) -> str:
 
 
 def request_record(request: Request) -> dict[str, Any]:
-    """A request as stored and hashed: every field but its id (which only names the item)."""
+    """A request as stored and hashed: every field but its id (which only names the item). Images are recorded by
+    their content ids, never their bytes; a request without images has no `images` key (its digest is unchanged)."""
     record = asdict(request)
     record.pop("request_id")
     record["kind"] = type(request).__name__
+    if isinstance(request, GenerateRequest):
+        record.pop("images")
+        if request.images:
+            record["images"] = list(request.image_ids)
     return record
 
 

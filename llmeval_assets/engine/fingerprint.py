@@ -1,6 +1,7 @@
 """Fingerprints of what turns a request into numbers: the engine (backend build, device and the settings that
 change results: dtype, quantization, max_model_len, parallel sizes, prefix caching and whether generations read
-it, seed; memory shares and batch sizes do not) and a checkpoint's tokenizer. Read from settings and files, without loading a model."""
+it, seed, a vision model's image settings; memory shares and batch sizes do not) and a checkpoint's tokenizer. Read
+from settings and files, without loading a model."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from llmeval_assets.registry.presets import EngineSettings
 
 ENGINE_FINGERPRINT_FIELDS = ("dtype", "quantization", "max_model_len", "tensor_parallel_size",
                              "pipeline_parallel_size", "enable_prefix_caching", "generation_prefix_cache", "seed")
+# how images become tokens: image count limit, downscaling, the processor's settings, the placeholder text
+VISION_FINGERPRINT_FIELDS = ("max_images_per_prompt", "max_pixels", "mm_processor_kwargs", "image_placeholder",
+                             "trust_remote_code")
 SPECIAL_TOKEN_KEYS = ("bos_token", "eos_token", "pad_token", "add_bos_token", "add_eos_token")
 
 
@@ -35,8 +39,11 @@ def installed_backend() -> tuple[str, str, str]:
 def engine_fingerprint(settings: EngineSettings, *, backend: str, backend_version: str,
                        device: str) -> dict[str, Any]:
     values = asdict(settings)
-    return {"backend": backend, "backend_version": backend_version, "device": device,
-            **{name: values[name] for name in ENGINE_FINGERPRINT_FIELDS}}
+    fingerprint = {"backend": backend, "backend_version": backend_version, "device": device,
+                   **{name: values[name] for name in ENGINE_FINGERPRINT_FIELDS}}
+    if settings.max_images_per_prompt:  # text-only models keep the fingerprint they had before images existed
+        fingerprint["vision"] = {name: values[name] for name in VISION_FINGERPRINT_FIELDS}
+    return fingerprint
 
 
 def fingerprint_hash(fingerprint: dict[str, Any]) -> str:

@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 import httpx
 
 from llmeval_assets.engine.base import EngineError, InferenceEngine
+from llmeval_assets.engine.multimodal import with_images
 from llmeval_assets.engine.requests import (
     ChoiceRequest,
     ChoiceResult,
@@ -175,9 +176,11 @@ class OpenAIEngine(InferenceEngine):
         started = time.perf_counter()
         try:
             if request.messages is not None:
-                chat: dict[str, Any] = {"messages": list(request.messages)}
+                messages = with_images(request.messages, request.images, request.request_id, data_urls=True) \
+                    if request.images else list(request.messages)
+                chat: dict[str, Any] = {"messages": messages}
                 if request.assistant_prefix:
-                    chat = {"messages": [*request.messages, prefill_turn(request.assistant_prefix)],
+                    chat = {"messages": [*messages, prefill_turn(request.assistant_prefix)],
                             "add_generation_prompt": False, "continue_final_message": True}
                 response = self._request("POST", "/chat/completions", {**body, **chat})
                 texts = [(c["message"]["content"] or "", c.get("finish_reason")) for c in response["choices"]]

@@ -30,27 +30,58 @@ class Sampling:
 
 
 @dataclass(frozen=True)
+class ImageInput:
+    """One image of a request: `image_id` is the sha256 of its encoded bytes (PNG or JPEG, as the dataset stores
+    them). Records, hashes and reports carry only the id; the bytes go to the engine."""
+
+    image_id: str
+    data: bytes = field(repr=False)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ImageInput:
+        return cls(image_id=image_content_id(data), data=data)
+
+
+def image_content_id(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
 class GenerateRequest:
     """One generation. Exactly one of `prompt` (plain completion) or `messages` (rendered with the model's chat
     template, generation prompt appended) is set. A multi-turn conversation is `messages` with earlier turns.
     `assistant_prefix` (with `messages` only) prefills the reply: the completion continues that text inside the
-    assistant turn (lm-eval's gen_prefix; engine/tokenization.py says how it is rendered)."""
+    assistant turn (lm-eval's gen_prefix; engine/tokenization.py says how it is rendered).
+    `images` belong to the last user turn, before its text (as lmms-eval places them); only `messages` requests
+    carry images, and only vision-language engines serve them."""
 
     request_id: str
     sampling: Sampling
     prompt: str | None = None
     messages: tuple[Message, ...] | None = None
     assistant_prefix: str | None = None
+    images: tuple[ImageInput, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.prompt is None) == (self.messages is None):
             raise ValueError(f"request {self.request_id}: set exactly one of prompt or messages")
         if self.assistant_prefix is not None and self.messages is None:
             raise ValueError(f"request {self.request_id}: assistant_prefix prefills a chat reply; it needs messages")
+        if self.images and self.messages is None:
+            raise ValueError(f"request {self.request_id}: images go with messages (a user turn), not a plain prompt")
+
+    @property
+    def image_ids(self) -> tuple[str, ...]:
+        return tuple(image.image_id for image in self.images)
 
     def prompt_hash(self) -> str:
-        prefill = {"assistant_prefix": self.assistant_prefix} if self.assistant_prefix is not None else {}
-        return stable_hash({"prompt": self.prompt, "messages": self.messages, **prefill})
+        # a field only when set: requests without it keep the hash they had before it existed
+        fields: dict[str, Any] = {"prompt": self.prompt, "messages": self.messages}
+        if self.assistant_prefix is not None:
+            fields["assistant_prefix"] = self.assistant_prefix
+        if self.images:
+            fields["images"] = self.image_ids
+        return stable_hash(fields)
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,13 @@ def vllm_engine_args(settings: EngineSettings, checkpoint: Checkpoint) -> dict[s
         # Never let the checkpoint's generation_config.json inject sampling defaults; requests pass them all.
         "generation_config": "vllm",
     }
+    if settings.max_images_per_prompt:
+        # a vision-language model: how many images a prompt may carry and its processor's settings
+        args["limit_mm_per_prompt"] = {"image": settings.max_images_per_prompt}
+        if settings.mm_processor_kwargs:
+            args["mm_processor_kwargs"] = dict(settings.mm_processor_kwargs)
+        if settings.trust_remote_code:
+            args["trust_remote_code"] = True
     if settings.pipeline_parallel_size > 1:
         # Pipeline stages may sit on other nodes, which only the Ray backend reaches (the default multiprocessing
         # backend is single-node). vLLM joins the cluster named by $RAY_ADDRESS, or starts a local one.
@@ -131,13 +138,20 @@ class VLLMEngine(InferenceEngine):
         from vllm import SamplingParams
 
         results: list[GenerateResult | None] = [None] * len(requests)
-        batch: list[tuple[int, list[int], Any]] = []
+        batch: list[tuple[int, Any, Any]] = []  # (index, token ids or a multimodal prompt, params)
         for index, request in enumerate(requests):
-            prompt_ids = self.generation_prompt_ids(request)
-            too_long = self._too_long(prompt_ids)
-            if too_long:
-                results[index] = _generate_error(request, len(prompt_ids), too_long)
-                continue
+            prompt: Any
+            if request.images:
+                prompt, problem = self._multimodal_prompt(request)
+                if problem:
+                    results[index] = _generate_error(request, 0, problem)
+                    continue
+            else:
+                prompt = self.generation_prompt_ids(request)
+                too_long = self._too_long(prompt)
+                if too_long:
+                    results[index] = _generate_error(request, len(prompt), too_long)
+                    continue
             sampling = request.sampling
             greedy = sampling.temperature == 0.0
             params = SamplingParams(
@@ -149,10 +163,10 @@ class VLLMEngine(InferenceEngine):
                 seed=sampling.seed,
                 skip_reading_prefix_cache=not self.settings.generation_prefix_cache,
             )
-            batch.append((index, prompt_ids, params))
+            batch.append((index, prompt, params))
 
-        outputs = self._run([(ids, params) for _, ids, params in batch])
-        for (index, prompt_ids, _), (output, latency) in zip(batch, outputs, strict=True):
+        outputs = self._run([(prompt, params) for _, prompt, params in batch])
+        for (index, _, _), (output, latency) in zip(batch, outputs, strict=True):
             request = requests[index]
             completions = tuple(
                 Completion(text=c.text, finish_reason=c.finish_reason, tokens_out=len(c.token_ids))
@@ -163,7 +177,7 @@ class VLLMEngine(InferenceEngine):
             results[index] = GenerateResult(
                 request_id=request.request_id,
                 completions=completions,
-                tokens_in=len(prompt_ids),
+                tokens_in=len(output.prompt_token_ids),  # image placeholders expanded, for multimodal prompts
                 latency_s=latency,
                 prompt_hash=request.prompt_hash(),
                 sampling=request.sampling.as_dict(),
@@ -285,6 +299,28 @@ class VLLMEngine(InferenceEngine):
         except NoChatTemplateError as exc:
             raise EngineError(f"model {self.settings.model_key!r}: {exc}") from exc
 
+    def _multimodal_prompt(self, request: GenerateRequest) -> tuple[Any, str | None]:
+        """A request with images as vLLM takes it: the chat-rendered token ids, with each image's placeholder
+        (expanded by vLLM's processor to the image's tokens), and the decoded images; or why it cannot be sent.
+        Its length is known only after that expansion: vLLM itself refuses a prompt beyond max_model_len."""
+        from llmeval_assets.engine.multimodal import ImageInputError, decode_image, with_images
+
+        limit = self.settings.max_images_per_prompt
+        if not limit:
+            return None, f"model {self.settings.model_key!r} takes no images (its registry entry has no `vision`)"
+        if len(request.images) > limit:
+            return None, f"{len(request.images)} images; model {self.settings.model_key!r} takes at most {limit}"
+        assert request.messages is not None
+        try:
+            messages = with_images(request.messages, request.images, request.request_id,
+                                   placeholder=self.settings.image_placeholder)
+            images = [decode_image(image, self.settings.max_pixels) for image in request.images]
+        except ImageInputError as exc:
+            return None, str(exc)
+        text = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        ids = self._tokenizer.encode(text, add_special_tokens=False)
+        return {"prompt_token_ids": ids, "multi_modal_data": {"image": images}}, None
+
     def _choice_tokens(self, request: ChoiceRequest) -> tuple[list[int], list[int], str | None]:
         """The context's token ids and each choice's token id (same split as log-likelihood), or a refusal."""
         if not request.choices:
@@ -313,8 +349,9 @@ class VLLMEngine(InferenceEngine):
 
     # ----------------------------------------------------------------------------------------------- engine loop
 
-    def _run(self, batch: Sequence[tuple[list[int], Any]]) -> list[tuple[Any, float]]:
-        """Send all prompts at once; return (RequestOutput, seconds from submission to completion) in order."""
+    def _run(self, batch: Sequence[tuple[Any, Any]]) -> list[tuple[Any, float]]:
+        """Send all prompts (token ids, or a multimodal prompt dict) at once; return (RequestOutput, seconds from
+        submission to completion) in order."""
         if not batch:
             return []
         if self._llm is None:
@@ -326,7 +363,7 @@ class VLLMEngine(InferenceEngine):
         request_ids: list[str] = []
         try:
             request_ids = self._llm.enqueue(
-                [TokensPrompt(prompt_token_ids=ids) for ids, _ in batch],
+                [TokensPrompt(prompt_token_ids=ids) if isinstance(ids, list) else ids for ids, _ in batch],
                 [params for _, params in batch],
                 use_tqdm=False,
             )

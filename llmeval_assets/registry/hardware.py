@@ -17,8 +17,10 @@ def bytes_per_param(model: ModelEntry) -> float:
 
 
 def weights_gb(model: ModelEntry) -> float:
-    """Weight memory in GB (1e9 bytes): parameters (billions) x bytes per parameter."""
-    return (model.params_b or 0.0) * bytes_per_param(model)
+    """Weight memory in GB (1e9 bytes): parameters (billions) x bytes per parameter. A vision-language model's
+    vision tower is counted in its dtype (quantized checkpoints leave the tower unquantized)."""
+    tower_b = model.vision.tower_params_b if model.vision is not None else 0.0
+    return ((model.params_b or 0.0) - tower_b) * bytes_per_param(model) + tower_b * BYTES_PER_PARAM[model.dtype]
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,12 @@ class EngineSettings:
     # Generation requests read the prefix cache: faster shared few-shot prefixes, but a prompt computed partly from
     # cached blocks takes other kernels than one computed whole, so greedy outputs can differ run to run.
     generation_prefix_cache: bool = False
+    # vision-language models only (registry `vision`); 0 images: a text-only model
+    max_images_per_prompt: int = 0
+    max_pixels: int | None = None
+    mm_processor_kwargs: tuple[tuple[str, Any], ...] = ()  # sorted (name, value)
+    image_placeholder: str | None = None
+    trust_remote_code: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -66,4 +72,15 @@ def engine_settings(key: str, model: ModelEntry, preset_name: str, preset: Prese
         swap_space_gb=preset.swap_space_gb,
         preset=preset_name,
         generation_prefix_cache=preset.generation_prefix_cache,
+        **vision_settings(model),
     )
+
+
+def vision_settings(model: ModelEntry) -> dict[str, Any]:
+    """The engine settings a vision-language model's `vision` entry gives (none for a text-only model)."""
+    vision = model.vision
+    if vision is None:
+        return {}
+    return {"max_images_per_prompt": vision.max_images_per_prompt, "max_pixels": vision.max_pixels,
+            "mm_processor_kwargs": tuple(sorted(vision.processor_kwargs.items())),
+            "image_placeholder": vision.image_placeholder, "trust_remote_code": vision.trust_remote_code}

@@ -31,6 +31,10 @@ class ModelKind(str, Enum):
     def can_score_loglikelihood(self) -> bool:
         return self is ModelKind.decoder
 
+    @property
+    def can_read_images(self) -> bool:
+        return self is ModelKind.vision_language
+
 
 class DType(str, Enum):
     float32 = "float32"
@@ -66,6 +70,21 @@ class OfflineSource(Strict):
     path: str  # path inside the installed package tree (site-packages relative)
 
 
+class VisionSettings(Strict):
+    """What the engine needs to serve a vision-language model: vLLM's `limit_mm_per_prompt`, the processor's
+    settings and how images are marked in a prompt."""
+
+    max_images_per_prompt: PositiveInt = 1  # vLLM limit_mm_per_prompt={"image": N}; more images are refused
+    tower_params_b: Annotated[float, Field(gt=0)]  # vision encoder + projector, part of params_b
+    max_pixels: PositiveInt | None = None  # images are downscaled to at most this many pixels before the processor
+    # vLLM mm_processor_kwargs (e.g. Qwen2-VL's {"max_pixels": ...}); part of the engine fingerprint
+    processor_kwargs: dict[str, int | float | str | bool] = Field(default_factory=dict)
+    # None: the chat template renders image content parts ({"type": "image"}) with the model's own placeholders;
+    # a string: that text is written before the question once per image (templates that only take text)
+    image_placeholder: str | None = None
+    trust_remote_code: bool = False  # the checkpoint's processor lives in its repository (MiniCPM-V, InternVL2)
+
+
 class ModelEntry(Strict):
     display_name: str
     hf_id: str | None = Field(description="Hugging Face repo id; None for API models and local-only weights")
@@ -90,6 +109,7 @@ class ModelEntry(Strict):
     preset: str = "balanced"
     aliases: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()  # corrections of the seed system's facts, and other caveats shown to users
+    vision: VisionSettings | None = None  # required for (and only for) vision_language models
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelEntry:
@@ -99,6 +119,14 @@ class ModelEntry(Strict):
             raise ValueError("set hf_id or local_path: a model with weights needs a source")
         if self.active_params_b is not None and self.params_b is not None and self.active_params_b > self.params_b:
             raise ValueError(f"active_params_b ({self.active_params_b}) exceeds params_b ({self.params_b})")
+        if self.kind is ModelKind.vision_language and self.vision is None:
+            raise ValueError("a vision_language model declares `vision` (max_images_per_prompt, tower_params_b, "
+                             "processor settings): the engine cannot serve images without it")
+        if self.kind is not ModelKind.vision_language and self.vision is not None:
+            raise ValueError(f"`vision` is only for vision_language models; this one is {self.kind.value}")
+        if self.vision is not None and self.params_b is not None and self.vision.tower_params_b >= self.params_b:
+            raise ValueError(f"vision.tower_params_b ({self.vision.tower_params_b}) must be part of params_b "
+                             f"({self.params_b})")
         return self
 
     @property
@@ -176,6 +204,7 @@ class ProfileEntry(Strict):
 class RequestKind(str, Enum):
     generate = "generate"
     loglikelihood = "loglikelihood"
+    images = "images"  # prompts carry images: only vision_language models can read them
 
 
 class HFSource(Strict):

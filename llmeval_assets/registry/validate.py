@@ -165,6 +165,10 @@ def check_categories(categories: dict[str, CategoryEntry], models: dict[str, Mod
                         for ref in cat.removed_models if ref not in models)
 
 
+CAPABILITY_WORDS = {RequestKind.generate: "generation", RequestKind.loglikelihood: "log-likelihood scoring",
+                    RequestKind.images: "image inputs (a vision_language model)"}
+
+
 def capability_problems(category: str, key: str, model: ModelEntry, needs: set[RequestKind],
                         category_datasets: dict[str, str], datasets: dict[str, DatasetEntry]) -> list[Problem]:
     lacking = []
@@ -172,10 +176,11 @@ def capability_problems(category: str, key: str, model: ModelEntry, needs: set[R
         lacking.append(RequestKind.generate)
     if RequestKind.loglikelihood in needs and not model.kind.can_score_loglikelihood:
         lacking.append(RequestKind.loglikelihood)
+    if RequestKind.images in needs and not model.kind.can_read_images:
+        lacking.append(RequestKind.images)
     if not lacking:
         return []
-    what = " and ".join(
-        ("generation" if need is RequestKind.generate else "log-likelihood scoring") for need in lacking)
+    what = " and ".join(CAPABILITY_WORDS[need] for need in lacking)
     needing = sorted(d for d in category_datasets if set(datasets[d].needs) & set(lacking))
     return [Problem(CATEGORIES, category, "models",
                     f"{key!r} is a {model.kind.value} model but {', '.join(needing)} need {what}; move it to "
