@@ -46,10 +46,11 @@ def generate_for_items(engine: InferenceEngine, items: Sequence[Item], sampling:
     requests = []
     for item in items:
         given = request_input(item)
-        text_or_chat: dict[str, object] = {"prompt": given} if isinstance(given, str) else {"messages": tuple(given)}
-        if assistant_prefix is not None and not isinstance(given, str):
-            text_or_chat["assistant_prefix"] = assistant_prefix(item)
-        requests.append(GenerateRequest(request_id=item.item_id, sampling=sampling, **text_or_chat))  # type: ignore[arg-type]
+        if isinstance(given, str):
+            requests.append(GenerateRequest(request_id=item.item_id, sampling=sampling, prompt=given))
+        else:
+            requests.append(GenerateRequest(request_id=item.item_id, sampling=sampling, messages=tuple(given),
+                                            assistant_prefix=assistant_prefix(item) if assistant_prefix else None))
     results = engine.generate(requests)
     if len(results) != len(requests):
         raise RuntimeError(f"engine returned {len(results)} results for {len(requests)} requests")
