@@ -5,7 +5,8 @@
   the text and a blank line unless one side already has whitespace there, as lm-evaluation-harness joins it), the
   chat template on a variant that builds a plain prompt (the prompt becomes one user turn, as lm-eval's
   --apply_chat_template without multi-turn few-shot; a log-likelihood benchmark renders its contexts itself,
-  benchmarks/multiple_choice.py), and generation settings a profile or run forces (they win over a benchmark's own per-item choices, such as MT-Bench's per-category temperatures).
+  benchmarks/multiple_choice.py), and generation settings a profile or run forces (they win over a benchmark's
+  own per-item choices, such as MT-Bench's per-category temperatures).
 - `RecordingEngine` answers every request with an empty result and keeps the requests: the requests a benchmark
   would send, before any inference (the spec hash's probes, per-item reuse of stored predictions).
 - `CapturingEngine` passes requests through and keeps them (the evidence stored with each prediction).

@@ -49,14 +49,12 @@ def generate_for_items(engine: InferenceEngine, items: Sequence[Item], sampling:
         if isinstance(given, str):
             requests.append(GenerateRequest(request_id=item.item_id, sampling=sampling, prompt=given))
         else:
-            prefix = assistant_prefix(item) if assistant_prefix is not None else None
             requests.append(GenerateRequest(request_id=item.item_id, sampling=sampling, messages=tuple(given),
-                                            assistant_prefix=prefix))
+                                            assistant_prefix=assistant_prefix(item) if assistant_prefix else None))
     results = engine.generate(requests)
     if len(results) != len(requests):
         raise RuntimeError(f"engine returned {len(results)} results for {len(requests)} requests")
-    return [prediction_from_result(request.request_id, result)
-            for request, result in zip(requests, results, strict=True)]
+    return [prediction_from_result(request.request_id, result) for request, result in zip(requests, results)]
 
 
 def predictions_by_item(benchmark: str, items: Sequence[Item],

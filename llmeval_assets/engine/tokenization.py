@@ -10,6 +10,7 @@ api/model.py, `apply_chat_template` of both backends; docs/tokenization.md says 
 - A chat conversation is rendered with the model's template and the generation prompt; a reply prefilled with an
   assistant prefix is the conversation plus an assistant turn holding the prefix, rendered with
   `add_generation_prompt=False, continue_final_message=True` (the prefix is the start of the reply, not a turn).
+  A template that rejects a system turn renders the conversation without it (with a warning), as lm-eval does.
 - Log-likelihood: trailing whitespace of the context moves to the continuation; context + continuation are encoded
   whole and cut at the context's own token count (a token spanning the boundary belongs to the continuation). An
   empty context becomes the prefix token (unless the continuation itself starts with it) and the continuation is
@@ -18,10 +19,13 @@ api/model.py, `apply_chat_template` of both backends; docs/tokenization.md says 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from llmeval_assets.engine.requests import GenerateRequest, Message
+
+logger = logging.getLogger(__name__)
 
 
 class NoChatTemplateError(ValueError):
@@ -52,13 +56,23 @@ class RequestTokenizer:
     def render_chat(self, messages: Sequence[Message], assistant_prefix: str | None = None) -> str:
         """The conversation through the model's chat template, ending where the reply starts (after the
         generation prompt, or after `assistant_prefix` inside the assistant turn)."""
+        import jinja2
+
         if not getattr(self.tokenizer, "chat_template", None):
             raise NoChatTemplateError("the model has no chat template; send plain prompts (prompt=...) instead")
-        if assistant_prefix:
-            return self.tokenizer.apply_chat_template(
-                [*messages, prefill_turn(assistant_prefix)], tokenize=False,
-                add_generation_prompt=False, continue_final_message=True)
-        return self.tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        conversation = [*messages, prefill_turn(assistant_prefix)] if assistant_prefix else list(messages)
+        try:
+            return self._render(conversation, prefilled=bool(assistant_prefix))
+        except jinja2.exceptions.TemplateError:
+            if not any(message["role"] == "system" for message in conversation):
+                raise
+            # lm-eval's fallback for templates that reject a system turn (Gemma's): render without it
+            logger.warning("the chat template rejects a system turn; rendering the conversation without it")
+            return self._render([m for m in conversation if m["role"] != "system"], prefilled=bool(assistant_prefix))
+
+    def _render(self, conversation: list[Message], prefilled: bool) -> str:
+        return self.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=not prefilled,
+                                                  continue_final_message=prefilled)
 
     def generation_ids(self, request: GenerateRequest) -> list[int]:
         if request.messages is not None:

@@ -89,3 +89,13 @@ def test_rendering_without_a_chat_template_is_a_clear_error(encoder, tokenizer, 
 def test_a_prefix_needs_a_conversation():
     with pytest.raises(ValueError, match="assistant_prefix prefills a chat reply; it needs messages"):
         GenerateRequest("q", Sampling(), prompt="x", assistant_prefix="The answer is")
+
+
+def test_a_template_that_rejects_a_system_turn_renders_without_it(encoder, tokenizer, monkeypatch):
+    """lm-eval's fallback (Gemma's template raises on a system turn): the conversation is rendered without it."""
+    strict = ("{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('no system role') }}"
+              "{% endif %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+              "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    monkeypatch.setattr(tokenizer, "chat_template", strict)
+    with_system = encoder.render_chat([{"role": "system", "content": "Be brief."}, *QUESTION])
+    assert with_system == encoder.render_chat(QUESTION) == "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"
