@@ -67,11 +67,11 @@ def decode_image(image: ImageInput, max_pixels: int | None = None) -> Any:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        decoded = Image.open(io.BytesIO(image.data))
-        decoded.load()
+        opened = Image.open(io.BytesIO(image.data))
+        opened.load()
     except (UnidentifiedImageError, OSError) as exc:
         raise ImageInputError(f"image {image.image_id}: unreadable ({exc})") from exc
-    decoded = decoded.convert("RGB")
+    decoded = opened.convert("RGB")
     if max_pixels and decoded.width * decoded.height > max_pixels:
         scale = (max_pixels / (decoded.width * decoded.height)) ** 0.5
         size = (max(1, int(decoded.width * scale)), max(1, int(decoded.height * scale)))

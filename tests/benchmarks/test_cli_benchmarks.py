@@ -47,3 +47,16 @@ def test_snapshot_writes_content_addressed_parquet(tmp_path):
     assert row["rows"] == 10042 == len(read_snapshot(path))
     again = llmeval("snapshot", "--dataset", "hellaswag", "--json", env=env)
     assert json.loads(again.stdout) == [row]
+
+
+def test_verify_scorers_covers_the_image_benchmarks(tmp_path):
+    images = ["scienceqa", "ai2d", "chartqa", "docvqa", "textvqa"]
+    rows = []
+    for dataset in images:
+        result = llmeval("verify-scorers", "--dataset", dataset, "--json",
+                         env={"LLMEVAL_DATASETS_CACHE": str(tmp_path)})
+        assert result.returncode == 0, result.stderr
+        rows += json.loads(result.stdout)
+    assert [(r["dataset"], r["n"], r["gold_score"], r["empty_score"], r["ok"]) for r in rows] == [
+        (dataset, 6, 1.0, 0.0, True) for dataset in images]  # the generated fixture offline
+    assert any((tmp_path / "images").rglob("*"))  # their images, stored content-addressed
