@@ -77,6 +77,33 @@ def vllm_engine_args(settings: EngineSettings, checkpoint: Checkpoint) -> dict[s
     return args
 
 
+def encode_pair(tokenizer: Any, context: str, continuation: str) -> tuple[list[int], list[int]]:
+    """The token ids of a log-likelihood request, the same for every backend (lm-evaluation-harness's split):
+    trailing context whitespace joins the continuation; the whole string is encoded at once and cut at the
+    context's token count (so a token spanning the boundary counts as continuation). An empty context is replaced
+    by the BOS (else EOS) token, which then predicts the continuation."""
+    stripped = context.rstrip()
+    continuation = context[len(stripped) :] + continuation
+    if not stripped:
+        prefix = tokenizer.bos_token_id
+        if prefix is None:
+            prefix = tokenizer.eos_token_id
+        return [prefix], tokenizer.encode(continuation, add_special_tokens=False)
+    whole = tokenizer.encode(stripped + continuation)
+    context_ids = tokenizer.encode(stripped)
+    return whole[: len(context_ids)], whole[len(context_ids) :]
+
+
+def prompt_too_long(prompt_tokens: int, max_model_len: int) -> str | None:
+    """Why a prompt of this many tokens cannot be served (None when it can), for every backend."""
+    if prompt_tokens >= max_model_len:
+        return (
+            f"prompt has {prompt_tokens} tokens; max_model_len is {max_model_len} "
+            "(the prompt plus at least one generated token must fit)"
+        )
+    return None
+
+
 class VLLMEngine(InferenceEngine):
     """One model loaded in vLLM. Construct it once per model and run; `close()` frees its memory."""
 
@@ -269,20 +296,7 @@ class VLLMEngine(InferenceEngine):
     # ----------------------------------------------------------------------------------------------- tokens
 
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
-        """lm-evaluation-harness's split: trailing context whitespace joins the continuation; the whole string is
-        encoded at once and cut at the context's token count (so a token spanning the boundary counts as
-        continuation). An empty context is replaced by the BOS (else EOS) token, which then predicts the
-        continuation."""
-        stripped = context.rstrip()
-        continuation = context[len(stripped) :] + continuation
-        if not stripped:
-            prefix = self._tokenizer.bos_token_id
-            if prefix is None:
-                prefix = self._tokenizer.eos_token_id
-            return [prefix], self._tokenizer.encode(continuation, add_special_tokens=False)
-        whole = self._tokenizer.encode(stripped + continuation)
-        context_ids = self._tokenizer.encode(stripped)
-        return whole[: len(context_ids)], whole[len(context_ids) :]
+        return encode_pair(self._tokenizer, context, continuation)
 
     def _generation_prompt_ids(self, request: GenerateRequest) -> list[int]:
         if request.messages is not None:
@@ -309,12 +323,7 @@ class VLLMEngine(InferenceEngine):
         return context_ids, choice_tokens, None
 
     def _too_long(self, prompt_ids: list[int]) -> str | None:
-        if len(prompt_ids) >= self.max_model_len:
-            return (
-                f"prompt has {len(prompt_ids)} tokens; max_model_len is {self.max_model_len} "
-                "(the prompt plus at least one generated token must fit)"
-            )
-        return None
+        return prompt_too_long(len(prompt_ids), self.max_model_len)
 
     # ----------------------------------------------------------------------------------------------- engine loop
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from llmeval_assets.registry.schema import ModelEntry, PresetEntry
 
+LOGLIKELIHOOD_REQUEST_KINDS = ("loglikelihood", "choice")
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -32,6 +34,13 @@ class EngineSettings:
     preset: str
     pipeline_parallel_size: int = 1  # GPUs = tensor_parallel_size x this; > 1 runs vLLM on Ray
     seed: int = 1234
+    loglikelihood_backend: str = "vllm"  # "vllm" | "transformers", see PresetEntry
+
+    def backend_for(self, request_kind: str) -> str:
+        """The engine backend that serves a dataset whose variant sends `request_kind` requests."""
+        if request_kind in LOGLIKELIHOOD_REQUEST_KINDS:
+            return self.loglikelihood_backend
+        return "vllm"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,4 +71,5 @@ def engine_settings(key: str, model: ModelEntry, preset_name: str, preset: Prese
         enforce_eager=preset.enforce_eager,
         swap_space_gb=preset.swap_space_gb,
         preset=preset_name,
+        loglikelihood_backend=preset.loglikelihood_backend,
     )

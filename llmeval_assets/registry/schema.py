@@ -219,6 +219,10 @@ class PresetEntry(Strict):
     max_model_len_cap: PositiveInt | None = None  # evaluation context is min(model's, this cap)
     enforce_eager: bool = False  # skip CUDA graph capture: slower decode, less memory, faster start
     swap_space_gb: Annotated[float, Field(ge=0)] = 4.0
+    # Which engine serves datasets scored by log-likelihood (request kinds "loglikelihood" and "choice"): vLLM, or
+    # the transformers scorer that computes each shared context once (unquantized single-device models only).
+    # Generation is always vLLM's. A run loads one engine at a time: it closes one before loading the other.
+    loglikelihood_backend: Literal["vllm", "transformers"] = "vllm"
 
 
 class GPUType(Strict):
