@@ -149,7 +149,8 @@ def test_the_transformers_loglikelihood_backend_needs_one_device_and_no_quantiza
 def test_unknown_preset(reg_dir):
     edit(reg_dir, "models.yaml", lambda d: d["models"]["mistral_7b"].update(preset="speed"))
     assert problems(reg_dir) == [
-        "models.yaml: mistral_7b.preset: unknown preset 'speed'; known: balanced, loglikelihood_fast, memory_optimized, performance"]
+        "models.yaml: mistral_7b.preset: unknown preset 'speed'; known: balanced, loglikelihood_fast, "
+        "memory_optimized, performance"]
 
 
 def test_schema_error_names_file_key_field(reg_dir):
