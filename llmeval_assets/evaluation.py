@@ -41,7 +41,7 @@ from llmeval_assets.benchmarks.dispatch import (
 )
 from llmeval_assets.benchmarks.sources import CorruptSnapshotError
 from llmeval_assets.engine.base import InferenceEngine
-from llmeval_assets.engine.fingerprint import engine_fingerprint, fingerprint_hash, installed_backend
+from llmeval_assets.engine.fingerprint import fingerprint_hash, installed_backend, serving_fingerprint
 from llmeval_assets.engine.requests import Request
 from llmeval_assets.identity import PROBE_ITEMS, EvaluationIdentity, item_hash, spec_hash
 from llmeval_assets.judging import JudgeChoice
@@ -254,8 +254,8 @@ def expected_engine_fingerprint(registry: Registry, evaluation: Evaluation, cont
     settings = registry.engine_settings(evaluation.model, preset)
     if evaluation.dtype:
         settings = settings.with_overrides(dtype=evaluation.dtype)
-    return engine_fingerprint(settings, backend=context.backend, backend_version=context.backend_version,
-                              device=context.device)
+    return serving_fingerprint(settings, evaluation.spec.request_kind, backend=context.backend,
+                               backend_version=context.backend_version, device=context.device)
 
 
 def evaluation_identity(evaluation: Evaluation, *, items: Sequence[Item], chosen: Sequence[Item],

@@ -36,6 +36,7 @@ class PlannedPartition:
     num_fewshot: int
     chat_template: bool
     conflicts: tuple[str, ...] = ()  # category settings the variant fixes otherwise (the variant's are kept)
+    backend: str = "vllm"  # the engine that serves it (EngineSettings.backend_for its request kind)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,8 @@ def build_plan(registry: Registry, *, category: str | None = None, model: str | 
         part = PlannedPartition(pair.model, pair.dataset, n, pair.category, pair.optional, requests,
                                 _partition_seconds(registry, pair.model, pair.dataset, n), evaluation.profile,
                                 evaluation.profile_label, evaluation.variant, spec.num_fewshot,
-                                spec.use_chat_template, evaluation.conflicts)
+                                spec.use_chat_template, evaluation.conflicts,
+                                registry.engine_settings(pair.model, preset).backend_for(spec.request_kind))
         by_model.setdefault(pair.model, []).append(part)
         plan.partitions.append(part)
 

@@ -420,12 +420,12 @@ def plan_or_exit(reg: Registry, **selection: Any):
 
 def print_plan(plan, statuses: list[dict[str, Any]] | None = None) -> None:
     """The plan as tables; with statuses (from the results lake), each partition's freshness too."""
-    columns = ["model", "dataset", "profile", "variant", "samples", "requests", "settings from", "est."]
+    columns = ["model", "dataset", "profile", "variant", "backend", "samples", "requests", "settings from", "est."]
     table = Table(*columns, *(["status"] if statuses else []))
     colour = {"fresh": "green", "stale": "yellow", "missing": "red"}
     for i, p in enumerate(plan.partitions):
         variant = f"{p.variant} ({p.num_fewshot}-shot{', chat' if p.chat_template else ''})"
-        row = [p.model, p.dataset, p.profile, variant, str(p.samples), str(p.requests),
+        row = [p.model, p.dataset, p.profile, variant, p.backend, str(p.samples), str(p.requests),
                p.category + (" (optional)" if p.optional else ""), f"{p.est_seconds:.0f}s"]
         if statuses:
             s = statuses[i]

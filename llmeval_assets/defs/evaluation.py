@@ -93,19 +93,27 @@ def build_evaluation_assets(registry: Registry) -> list[dg.AssetsDefinition]:
         model = reg.resolve_model(context.partition_key)
         selected = _selected_datasets(context, datasets, predictions_key)
         evaluations = [resolve_evaluation(reg, model, dataset, config.choice()) for dataset in selected]
+        # datasets served by the same backend side by side: each backend loads once, never two at a time
+        evaluations.sort(key=lambda e: engine.backend_for(model, e.spec.request_kind))
         dtype = evaluations[0].dtype if evaluations else None  # a profile's dtype is the same for all its datasets
         started = datetime.now(UTC)
         began = time.perf_counter()
-        report_progress(f"{model}: loading the engine", 0, 1)
-        inference = engine.get_engine(model, dtype)
-        load_s = time.perf_counter() - began
-        report_progress(f"{model}: loading the engine", 1, 1)
-        provenance = inference.provenance
-        tokenizer = inference.tokenizer_fingerprint()
-        fingerprint = engine.fingerprint(model, dtype)
+        load_s = 0.0
+        backends: dict[str, str] = {}  # backend -> its version, in load order
         totals = {"tokens_in": 0, "tokens_out": 0, "samples": 0, "inference_s": 0.0}
         for evaluation in evaluations:
             dataset = evaluation.dataset
+            kind = evaluation.spec.request_kind
+            if engine.backend_for(model, kind) not in backends:
+                loading = time.perf_counter()
+                report_progress(f"{model}: loading the engine", 0, 1)
+                inference = engine.get_engine(model, dtype, kind)
+                load_s += time.perf_counter() - loading
+                report_progress(f"{model}: loading the engine", 1, 1)
+                provenance = inference.provenance
+                backends[engine.backend_for(model, kind)] = provenance.backend_version
+                tokenizer = inference.tokenizer_fingerprint()
+            fingerprint = engine.fingerprint(model, dtype, kind)
             items, dataset_version = current_items(lake, dataset)
             chosen, pool = select_items(items, wanted_samples(reg, evaluation, config.samples, None), evaluation)
             pool = fewshot_pool(evaluation, pool)
@@ -143,9 +151,9 @@ def build_evaluation_assets(registry: Registry) -> list[dg.AssetsDefinition]:
             "profile": evaluations[0].profile if evaluations else "", "started_at": started,
             "finished_at": datetime.now(UTC), "wall_s": wall, "engine_load_s": load_s,
             "inference_s": totals["inference_s"], "gpu_seconds": wall * entry.gpus,
-            "tensor_parallel_size": entry.tensor_parallel_size, "backend": provenance.backend,
-            "backend_version": provenance.backend_version,
-            "engine_args": json.dumps(provenance.engine_args, sort_keys=True, default=str),
+            "tensor_parallel_size": entry.tensor_parallel_size, "backend": "+".join(backends),
+            "backend_version": "+".join(backends.values()),
+            "engine_args": json.dumps(provenance.engine_args, sort_keys=True, default=str) if backends else "{}",
             "tokens_in": totals["tokens_in"], "tokens_out": totals["tokens_out"], "samples": totals["samples"],
             "device": engine.device})
 

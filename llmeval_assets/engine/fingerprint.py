@@ -36,6 +36,13 @@ def installed_backend() -> tuple[str, str, str]:
     return os.environ.get("LLMEVAL_DEVICE", "cuda"), "vllm", "not installed"
 
 
+def transformers_version() -> str:
+    try:
+        return importlib.metadata.version("transformers")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def engine_fingerprint(settings: EngineSettings, *, backend: str, backend_version: str,
                        device: str) -> dict[str, Any]:
     values = asdict(settings)
@@ -44,6 +51,16 @@ def engine_fingerprint(settings: EngineSettings, *, backend: str, backend_versio
     if settings.max_images_per_prompt:  # text-only models keep the fingerprint they had before images existed
         fingerprint["vision"] = {name: values[name] for name in VISION_FINGERPRINT_FIELDS}
     return fingerprint
+
+
+def serving_fingerprint(settings: EngineSettings, request_kind: str, *, backend: str, backend_version: str,
+                        device: str) -> dict[str, Any]:
+    """The fingerprint of the engine that serves `request_kind` requests under `settings`: the installed vLLM
+    build (`backend`, `backend_version`) unless the settings route them to the transformers scorer, whose results
+    are then a different identity."""
+    if settings.backend_for(request_kind) == "transformers":
+        backend, backend_version = "transformers", transformers_version()
+    return engine_fingerprint(settings, backend=backend, backend_version=backend_version, device=device)
 
 
 def fingerprint_hash(fingerprint: dict[str, Any]) -> str:

@@ -119,7 +119,7 @@ class Provenance:
 
     model_key: str
     weights_revision: str  # resolved HF commit sha, or a content hash of local weights
-    backend: Literal["vllm", "openai", "fake"]
+    backend: Literal["vllm", "transformers", "openai", "fake"]
     backend_version: str
     engine_args: dict[str, Any] = field(default_factory=dict)
 

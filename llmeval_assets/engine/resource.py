@@ -2,7 +2,10 @@
 
 It creates an engine lazily on the first `get_engine(model)` of a run and keeps it for every later request for that
 model, so one model evaluated on many datasets in one run loads once. Asking for another model shuts the current
-engine down first (a GPU holds one model at a time), and the run's teardown closes the last one. Each construction
+engine down first (a GPU holds one model at a time), and the run's teardown closes the last one. The model's
+settings say which backend serves a dataset's request kind (`EngineSettings.backend_for`: vLLM, or the transformers
+log-likelihood scorer); switching backends also closes the current engine first, so one model is never loaded
+twice at once. Each construction
 is counted in `EngineResource.constructions` (per model key) for tests and run metadata.
 """
 
@@ -37,17 +40,18 @@ class EngineResource(dg.ConfigurableResource):
     constructions: ClassVar[Counter[str]] = Counter()  # engines built per model key, process-wide
 
     _engine: InferenceEngine | None = PrivateAttr(default=None)
-    _engine_key: tuple[str, str | None] | None = PrivateAttr(default=None)
+    _engine_key: tuple[str, str | None, str] | None = PrivateAttr(default=None)
 
-    def get_engine(self, model: str, dtype: str | None = None) -> InferenceEngine:
-        """The engine of `model` (a registry key or alias) in `dtype` (None: the resource's, else the model's own),
-        loading it if it is not the current one. Raises UnknownModelError for a name the registry does not know,
-        EngineError when the model cannot be loaded."""
+    def get_engine(self, model: str, dtype: str | None = None, request_kind: str = "generate") -> InferenceEngine:
+        """The engine of `model` (a registry key or alias) in `dtype` (None: the resource's, else the model's own)
+        that serves `request_kind` requests, loading it if it is not the current one. Raises UnknownModelError for
+        a name the registry does not know, EngineError when the model cannot be loaded."""
         from llmeval_assets.registry import load_registry
 
         registry = load_registry(self.registry_dir)
         key = registry.resolve_model(model)
-        if self._engine is not None and self._engine_key == (key, dtype):
+        backend = self.backend_for(model, request_kind)
+        if self._engine is not None and self._engine_key == (key, dtype, backend):
             return self._engine
         self.close()
         if self.device == "cpu":
@@ -55,17 +59,34 @@ class EngineResource(dg.ConfigurableResource):
             # one busy neighbour then starves the whole evaluation
             os.environ.setdefault("VLLM_CPU_OMP_THREADS_BIND", "nobind")
         settings = self.engine_settings(registry.engine_settings(key, self.preset), dtype)
-        if self.backend == "openai":
+        engine: InferenceEngine
+        if backend == "openai":
             engine = self._openai_engine(key, registry.models[key].hf_id)
         else:
-            from llmeval_assets.engine.vllm_engine import VLLMEngine
             from llmeval_assets.engine.weights import resolve_checkpoint
 
             checkpoint = resolve_checkpoint(key, registry.models[key], registry.root)
-            engine = VLLMEngine(settings, checkpoint)
+            if backend == "transformers":
+                from llmeval_assets.engine.transformers_engine import TransformersEngine
+
+                engine = TransformersEngine(settings, checkpoint)
+            else:
+                from llmeval_assets.engine.vllm_engine import VLLMEngine
+
+                engine = VLLMEngine(settings, checkpoint)
         type(self).constructions[key] += 1
-        self._engine, self._engine_key = engine, (key, dtype)
+        self._engine, self._engine_key = engine, (key, dtype, backend)
         return engine
+
+    def backend_for(self, model: str, request_kind: str) -> str:
+        """Which backend serves `model`'s `request_kind` requests: "openai" when this resource talks to a server,
+        else what the model's settings say ("vllm" or "transformers")."""
+        if self.backend == "openai":
+            return "openai"
+        from llmeval_assets.registry import load_registry
+
+        registry = load_registry(self.registry_dir)
+        return registry.engine_settings(registry.resolve_model(model), self.preset).backend_for(request_kind)
 
     def engine_settings(self, settings: EngineSettings, dtype: str | None = None) -> EngineSettings:
         """The registry's settings with this resource's device applied, and `dtype` (else the resource's)."""
@@ -76,9 +97,10 @@ class EngineResource(dg.ConfigurableResource):
             overrides["dtype"] = dtype or self.dtype
         return settings.with_overrides(**overrides)
 
-    def fingerprint(self, model: str, dtype: str | None = None) -> dict[str, Any]:
-        """The engine fingerprint (llmeval_assets.identity) `get_engine(model, dtype)` loads, without loading it."""
-        from llmeval_assets.engine.fingerprint import engine_fingerprint, installed_backend
+    def fingerprint(self, model: str, dtype: str | None = None, request_kind: str = "generate") -> dict[str, Any]:
+        """The engine fingerprint (llmeval_assets.identity) `get_engine(model, dtype, request_kind)` loads, without
+        loading it."""
+        from llmeval_assets.engine.fingerprint import installed_backend, serving_fingerprint
         from llmeval_assets.registry import load_registry
 
         registry = load_registry(self.registry_dir)
@@ -88,7 +110,8 @@ class EngineResource(dg.ConfigurableResource):
             return {"backend": "openai", "backend_version": self.openai_base_url or "", "device": "server",
                     "model": self.openai_model or registry.models[key].hf_id or key}
         _, backend, version = installed_backend()
-        return engine_fingerprint(settings, backend=backend, backend_version=version, device=self.device)
+        return serving_fingerprint(settings, request_kind, backend=backend, backend_version=version,
+                                   device=self.device)
 
     def _openai_engine(self, key: str, hf_id: str | None) -> InferenceEngine:
         from llmeval_assets.engine.openai_engine import OpenAIEngine

@@ -90,6 +90,16 @@ def vllm_engine_args(settings: EngineSettings, checkpoint: Checkpoint) -> dict[s
     return args
 
 
+def prompt_too_long(prompt_tokens: int, max_model_len: int) -> str | None:
+    """Why a prompt of this many tokens cannot be served (None when it can), for every backend."""
+    if prompt_tokens >= max_model_len:
+        return (
+            f"prompt has {prompt_tokens} tokens; max_model_len is {max_model_len} "
+            "(the prompt plus at least one generated token must fit)"
+        )
+    return None
+
+
 class VLLMEngine(InferenceEngine):
     """One model loaded in vLLM. Construct it once per model and run; `close()` frees its memory."""
 
@@ -340,12 +350,7 @@ class VLLMEngine(InferenceEngine):
         return context_ids, choice_tokens, None
 
     def _too_long(self, prompt_ids: list[int]) -> str | None:
-        if len(prompt_ids) >= self.max_model_len:
-            return (
-                f"prompt has {len(prompt_ids)} tokens; max_model_len is {self.max_model_len} "
-                "(the prompt plus at least one generated token must fit)"
-            )
-        return None
+        return prompt_too_long(len(prompt_ids), self.max_model_len)
 
     # ----------------------------------------------------------------------------------------------- engine loop
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from llmeval_assets.registry.schema import ModelEntry, PresetEntry
 
+LOGLIKELIHOOD_REQUEST_KINDS = ("loglikelihood", "choice")
+
 
 @dataclass(frozen=True)
 class EngineSettings:
@@ -41,6 +43,13 @@ class EngineSettings:
     mm_processor_kwargs: tuple[tuple[str, Any], ...] = ()  # sorted (name, value)
     image_placeholder: str | None = None
     trust_remote_code: bool = False
+    loglikelihood_backend: str = "vllm"  # "vllm" | "transformers", see PresetEntry
+
+    def backend_for(self, request_kind: str) -> str:
+        """The engine backend that serves a dataset whose variant sends `request_kind` requests."""
+        if request_kind in LOGLIKELIHOOD_REQUEST_KINDS:
+            return self.loglikelihood_backend
+        return "vllm"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,6 +81,7 @@ def engine_settings(key: str, model: ModelEntry, preset_name: str, preset: Prese
         swap_space_gb=preset.swap_space_gb,
         preset=preset_name,
         generation_prefix_cache=preset.generation_prefix_cache,
+        loglikelihood_backend=preset.loglikelihood_backend,
         **vision_settings(model),
     )
 

@@ -264,6 +264,10 @@ class PresetEntry(Strict):
     # true: generation requests read the prefix cache too (faster, but greedy outputs may differ run to run);
     # false: only scoring requests do, and greedy generations are repeatable (engine/vllm_engine.py)
     generation_prefix_cache: Bool = False
+    # Which engine serves datasets scored by log-likelihood (request kinds "loglikelihood" and "choice"): vLLM, or
+    # the transformers scorer that computes each shared context once (unquantized single-device models only).
+    # Generation is always vLLM's. A run loads one engine at a time: it closes one before loading the other.
+    loglikelihood_backend: Literal["vllm", "transformers"] = "vllm"
 
 
 class GPUType(Strict):

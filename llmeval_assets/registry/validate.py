@@ -53,6 +53,12 @@ def check_models(models: dict[str, ModelEntry], presets: dict[str, PresetEntry],
         if m.preset not in presets:
             problems.append(Problem(MODELS, key, "preset", f"unknown preset {m.preset!r}; known: "
                                                            f"{', '.join(sorted(presets))}"))
+        elif presets[m.preset].loglikelihood_backend == "transformers" and (
+                m.gpus > 1 or m.quantization.value != "none"):
+            problems.append(Problem(MODELS, key, "preset",
+                                    f"preset {m.preset!r} scores log-likelihoods with the transformers backend, which "
+                                    "loads unquantized weights on one device; this model has "
+                                    f"{m.gpus} GPU(s) and quantization {m.quantization.value!r}"))
         if m.max_model_len is not None and m.max_model_len > m.context_window:
             problems.append(Problem(MODELS, key, "max_model_len",
                                     f"{m.max_model_len} exceeds the model's context_window {m.context_window}"))

@@ -148,6 +148,20 @@ def test_the_engine_fingerprint_is_part_of_reuse(setup):
                                         "'0.11.0', device 'cpu' -> 'cuda'")
 
 
+def test_the_loglikelihood_backend_is_part_of_the_identity(setup):
+    """A preset that routes log-likelihood datasets to the transformers scorer makes their results another engine's
+    (stale, with the reason); generation datasets stay on vLLM and stay fresh."""
+    registry, lake = setup
+    run(registry, lake, FakeEngine())
+    run(registry, lake, FakeEngine(), dataset="gsm8k", choice=ProfileChoice("default"))
+    arc = partition_status(registry, lake, MODEL, "arc_challenge", LM_EVAL, SAMPLES, engine=CONTEXT,
+                           preset="loglikelihood_fast")
+    assert arc.status == "stale"
+    assert arc.reasons[0].startswith("engine changed (backend 'vllm-cpu' -> 'transformers', backend_version '0.32.0'")
+    assert partition_status(registry, lake, MODEL, "gsm8k", ProfileChoice("default"), SAMPLES, engine=CONTEXT,
+                            preset="loglikelihood_fast").status == "fresh"
+
+
 def test_another_tokenizer_recomputes_and_changes_the_spec_hash(setup):
     registry, lake = setup
     _, before = run(registry, lake, FakeEngine())

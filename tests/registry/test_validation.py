@@ -139,10 +139,18 @@ def test_max_model_len_above_context_window(reg_dir):
         "models.yaml: olmo2_13b.max_model_len: 8192 exceeds the model's context_window 4096"]
 
 
+def test_the_transformers_loglikelihood_backend_needs_one_device_and_no_quantization(reg_dir):
+    edit(reg_dir, "models.yaml", lambda d: d["models"]["llama31_70b"].update(preset="loglikelihood_fast"))
+    assert problems(reg_dir) == [
+        "models.yaml: llama31_70b.preset: preset 'loglikelihood_fast' scores log-likelihoods with the transformers "
+        "backend, which loads unquantized weights on one device; this model has 4 GPU(s) and quantization 'none'"]
+
+
 def test_unknown_preset(reg_dir):
     edit(reg_dir, "models.yaml", lambda d: d["models"]["mistral_7b"].update(preset="speed"))
     assert problems(reg_dir) == [
-        "models.yaml: mistral_7b.preset: unknown preset 'speed'; known: balanced, memory_optimized, performance"]
+        "models.yaml: mistral_7b.preset: unknown preset 'speed'; known: balanced, loglikelihood_fast, "
+        "memory_optimized, performance"]
 
 
 def test_schema_error_names_file_key_field(reg_dir):
