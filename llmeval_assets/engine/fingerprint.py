@@ -1,6 +1,7 @@
 """Fingerprints of what turns a request into numbers: the engine (backend build, device and the settings that
 change results: dtype, quantization, max_model_len, parallel sizes, prefix caching and whether generations read
-it, seed; memory shares and batch sizes do not) and a checkpoint's tokenizer. Read from settings and files, without loading a model."""
+it, seed; memory shares and batch sizes do not) and a checkpoint's tokenizer. Read from settings and files,
+without loading a model."""
 
 from __future__ import annotations
 
