@@ -327,8 +327,7 @@ class VLLMEngine(InferenceEngine):
             images = [decode_image(image, self.settings.max_pixels) for image in request.images]
         except ImageInputError as exc:
             return None, str(exc)
-        text = self._tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        ids = self._tokenizer.encode(text, add_special_tokens=False)
+        ids = self._encoder.encode(self._encoder.render_chat(messages, request.assistant_prefix))
         return {"prompt_token_ids": ids, "multi_modal_data": {"image": images}}, None
 
     def _choice_tokens(self, request: ChoiceRequest) -> tuple[list[int], list[int], str | None]:
