@@ -3,6 +3,8 @@ fixture (labelled, answers known, stable), images stored content-addressed and s
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from llmeval_assets.benchmarks.base import Prediction, get_benchmark
@@ -117,3 +119,26 @@ def test_images_join_the_last_user_turn():
     url_part = with_images(messages, (image,), "q1", data_urls=True)[1]["content"][0]
     assert url_part == {"type": "image_url", "image_url": {"url": data_url(image.data)}}
     assert data_url(image.data).startswith("data:image/png;base64,")
+
+
+def test_hub_rows_keep_image_questions_and_store_their_images(monkeypatch):
+    """The hub is unreachable here: `load_hf_rows` is replaced by rows shaped as lmms-lab's ScienceQA-IMG export
+    (a decoded PIL image, or None for the text-only questions of full ScienceQA)."""
+    from PIL import Image
+
+    import llmeval_assets.benchmarks.visual_qa as visual_qa
+
+    picture = Image.new("RGB", (30, 20), "green")
+    rows = [{"question": "Which colour?", "choices": ["red", "green"], "answer": 1, "hint": "", "subject": "nat",
+             "image": picture},
+            {"question": "No picture?", "choices": ["yes", "no"], "answer": 0, "hint": "", "subject": "nat",
+             "image": None}]
+    monkeypatch.setattr(visual_qa, "load_hf_rows", lambda split: rows)
+    benchmark = get_benchmark("scienceqa")
+    [item] = benchmark.load_items("hf", repo="lmms-lab/ScienceQA", config="ScienceQA-IMG", split="test",
+                                  revision=None)
+    assert item.item_id == "test-0" and "fixture" not in item.data
+    stored = load_image(item.data["images"][0])
+    assert Image.open(io.BytesIO(stored.data)).size == (30, 20)
+    assert benchmark.question_text(item) == ("Which colour?\nA. red\nB. green\n"
+                                             "Answer with the option's letter from the given choices directly.")

@@ -55,9 +55,7 @@ def expected_value(dataset: str, row: dict, completion: str) -> float:
         return vqa_accuracy(completion.strip(), row["answers"]) if completion.strip() else 0.0
     choices = row["options"] if dataset == "ai2d" else row["choices"]
     gold = option_letters(len(choices))[int(row["answer"])]
-    stripped = completion.strip()
-    said = stripped[0] if len(stripped) >= 2 and stripped[1] == "." else stripped.upper()
-    return float(said == gold)
+    return float(get_benchmark(dataset).extract_letter(completion) == gold)
 
 
 @pytest.fixture(scope="module")

@@ -79,3 +79,16 @@ def test_engine_fingerprint_includes_vision_settings_and_text_models_keep_theirs
     smaller = replace(vision, max_pixels=501760)
     assert engine_fingerprint(smaller, backend="vllm", backend_version="0", device="cuda") != fingerprint
     assert "vision" not in engine_fingerprint(text, backend="vllm", backend_version="0", device="cuda")
+
+
+def test_plan_for_the_multimodal_category_lists_every_model_with_gpus_and_memory():
+    from llmeval_assets.planning import build_plan
+
+    plan = build_plan(load_registry(SHIPPED), category="multimodal_processing", include_optional=True)
+    pairs = {(p.model, p.dataset) for p in plan.partitions}
+    assert pairs == {(m, d) for m in MULTIMODAL for d in ("docvqa", "ai2d", "scienceqa", "chartqa", "textvqa")}
+    models = {m.key: m for m in plan.models}
+    assert models["llama32_vision_90b"].gpus == 4 and models["llama32_vision_90b"].fits
+    assert models["llama32_vision_90b"].weights_gb == pytest.approx(88.6 * 2, abs=0.1)
+    assert all(models[m].gpus == 1 and models[m].fits for m in MULTIMODAL if m != "llama32_vision_90b")
+    assert [s.dataset for s in plan.skipped if s.dataset] == ["multimodal_sample"]
