@@ -4,12 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLES ?= 10
 
-.PHONY: venv test demo ui clean
+.PHONY: venv lint test demo ui clean
 
 venv:
 	@bash scripts/bootstrap.sh
 
-test: venv
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: lint
 	$(BIN)/python -m pytest
 
 demo: venv

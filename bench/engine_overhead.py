@@ -72,7 +72,7 @@ def straight_to_vllm(llm, generate, loglikelihood, max_tokens: int, timings: dic
     )
     logprobs = [
         sum(output.prompt_logprobs[i][whole[i]].logprob for i in range(split, len(whole)))
-        for output, whole, split in zip(outputs, wholes, splits)
+        for output, whole, split in zip(outputs, wholes, splits, strict=True)
     ]
     timings["loglikelihood"] = time.perf_counter() - started - timings["generate"]
     return texts, logprobs
@@ -134,7 +134,7 @@ def main() -> None:
 
     (llmeval_texts, llmeval_logprobs), (direct_texts, direct_logprobs) = answers["llmeval"], answers["direct"]
     assert llmeval_texts == direct_texts, "generations differ between the two paths"
-    worst = max(abs(a - b) for a, b in zip(llmeval_logprobs, direct_logprobs))
+    worst = max(abs(a - b) for a, b in zip(llmeval_logprobs, direct_logprobs, strict=True))
     assert worst < 1e-3, f"log-likelihoods differ by up to {worst}"
     total = len(generate) + len(loglikelihood)
     for path in ("llmeval", "direct"):

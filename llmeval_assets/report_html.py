@@ -201,7 +201,7 @@ def leaderboard_figure(leaderboard: pd.DataFrame, labels: dict[str, str], colors
     heights = [0.9 + 0.42 * (leaderboard["dataset"] == d).sum() for d in datasets]
     figure = Figure(figsize=(9, sum(heights) + 0.4), layout="constrained")
     axes = figure.subplots(len(datasets), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
-    for ax, dataset in zip(axes, datasets):
+    for ax, dataset in zip(axes, datasets, strict=False):
         rows = leaderboard[leaderboard["dataset"] == dataset].iloc[::-1]  # best at the top
         positions = range(len(rows))
         ax.barh(positions, rows["value"], color=[colors[m] for m in rows["model"]], height=0.6,
@@ -211,7 +211,7 @@ def leaderboard_figure(leaderboard: pd.DataFrame, labels: dict[str, str], colors
         metric_range = _metric_range(rows)
         if metric_range:
             ax.set_xlim(*metric_range)
-        for position, row in zip(positions, rows.itertuples()):
+        for position, row in zip(positions, rows.itertuples(), strict=True):
             end = row.ci_high if pd.notna(row.ci_high) else row.value
             ax.annotate(f"{row.value:.3f}  (n={row.n})", (end, position), xytext=(6, 0),
                         textcoords="offset points", va="center", fontsize=8, color="#111827",
@@ -271,7 +271,7 @@ def subjects_figure(dataset: str, groups: pd.DataFrame, overall: pd.DataFrame, l
     heights = [0.8 + 0.3 * (len(rows) + (1 if hidden else 0)) for rows, hidden in shown.values()]
     figure = Figure(figsize=(9, sum(heights) + 0.4), layout="constrained")
     axes = figure.subplots(len(models), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
-    for ax, model in zip(axes, models):
+    for ax, model in zip(axes, models, strict=False):
         rows, hidden = shown[model]
         rows = rows.iloc[::-1]
         positions = [index + (1 if hidden and index >= SUBJECTS_EACH_END else 0) for index in range(len(rows))]
@@ -281,7 +281,8 @@ def subjects_figure(dataset: str, groups: pd.DataFrame, overall: pd.DataFrame, l
         ax.barh(positions, rows["value"], height=0.65, color=colors[model],
                 xerr=_interval_errors(rows["value"], lows, highs),
                 error_kw={"ecolor": "#374151", "capsize": 2.5, "elinewidth": 1})
-        ax.set_yticks(positions, [f"{g}  (n={n})" for g, n in zip(rows["item_group"], rows["n"])], fontsize=8)
+        group_labels = [f"{g}  (n={n})" for g, n in zip(rows["item_group"], rows["n"], strict=True)]
+        ax.set_yticks(positions, group_labels, fontsize=8)
         metric_range = _metric_range(rows)
         if metric_range:
             ax.set_xlim(*metric_range)
@@ -324,12 +325,12 @@ def run_cost_figure(runs: pd.DataFrame, labels: dict[str, str], colors: dict[str
     gpu_ax.barh(positions, load_gpu_seconds.clip(upper=rows["gpu_seconds"].fillna(0)), height=0.6,
                 color="none", edgecolor="#111827", hatch="///", linewidth=0)
     gpu_ax.set_yticks(list(positions), [run_label(labels.get(m, m), r) for m, r in zip(rows["model"],
-                                                                                     rows["run_id"])])
+                                                                                     rows["run_id"], strict=True)])
     gpu_ax.set_title("GPU seconds (hatched: engine load)", loc="left", fontsize=10, fontweight="bold")
     speed_ax.barh(positions, rows["tokens_per_second"].fillna(0), color=color, height=0.6)
     speed_ax.set_title("tokens / s (inference phase)", loc="left", fontsize=10, fontweight="bold")
     for ax, column, unit in ((gpu_ax, "gpu_seconds", " s"), (speed_ax, "tokens_per_second", "")):
-        for position, value in zip(positions, rows[column]):
+        for position, value in zip(positions, rows[column], strict=True):
             if pd.notna(value):
                 ax.annotate(f"{value:,.0f}{unit}", (value, position), xytext=(4, 0), textcoords="offset points",
                             va="center", fontsize=8, annotation_clip=False)

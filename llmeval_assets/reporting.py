@@ -75,4 +75,4 @@ def leaderboard_rows(category: str | None = None, path: Path | None = None) -> l
             order by m.dataset, m.is_primary desc, m.metric, m.value desc, m.model"""
         cursor = con.execute(query, {"category": category})
         columns = [d[0] for d in cursor.description]
-        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]

@@ -43,7 +43,7 @@ def build_snapshot(registry: Registry, dataset: str, lake: ResultsLake, source: 
     entry = registry.datasets[dataset]
     if not entry.supported:
         raise ValueError(f"dataset {dataset!r} is not supported: {entry.reason}")
-    benchmark = get_benchmark(entry.benchmark)
+    benchmark = get_benchmark(entry.benchmark_module)
     items = benchmark.load_items(source, **source_args(registry, dataset, source))
     info = write_snapshot(dataset, items, datasets_cache_dir())
     lake.set_current_snapshot(dataset, {

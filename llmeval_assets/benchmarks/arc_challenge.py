@@ -154,7 +154,7 @@ class ARCChallenge(MultipleChoiceBenchmark):
             count=_COUNT_WORDS.get(len(choices), str(len(choices))),
             letters_and=_join_letters(letters, "and"), letters_or=_join_letters(letters, "or"),
             question=item.data["question"],
-            options="\n".join(f"{letter}. {text}" for letter, text in zip(letters, choices)))
+            options="\n".join(f"{letter}. {text}" for letter, text in zip(letters, choices, strict=False)))
         return [{"role": "user", "content": content}]
 
     def answer_prefix(self, spec: TaskSpec) -> str:

@@ -239,14 +239,15 @@ class Benchmark(ABC):
         spec = base.with_overrides(overrides)
         where = f"{self.name} variant {base.variant!r}"
         if overrides.chat_template is False and base.use_chat_template:
+            plain = [v for v in self.variants() if not self.task_spec(v).use_chat_template]
             raise SpecError(f"{where} is a conversation and cannot run without the chat template; choose a plain "
-                            f"variant ({', '.join(v for v in self.variants() if not self.task_spec(v).use_chat_template) or 'none'})")
+                            f"variant ({', '.join(plain) or 'none'})")
         if overrides.chat_template and base.request_kind != "generate" and not base.use_chat_template:
             raise SpecError(f"{where} scores log-likelihoods of a plain prompt; the chat template applies to "
                             "generative variants only")
         if overrides.sampling and base.request_kind != "generate":
-            raise SpecError(f"{where} scores log-likelihoods: generation settings ({', '.join(k for k, _ in overrides.sampling)}) "
-                            "do not apply")
+            settings = ", ".join(k for k, _ in overrides.sampling)
+            raise SpecError(f"{where} scores log-likelihoods: generation settings ({settings}) do not apply")
         if overrides.num_fewshot is not None and overrides.num_fewshot != base.num_fewshot:
             available = self.max_fewshot(base)
             if available is not None and overrides.num_fewshot > available:

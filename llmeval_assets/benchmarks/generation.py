@@ -44,12 +44,15 @@ def generate_for_items(engine: InferenceEngine, items: Sequence[Item], sampling:
     requests = []
     for item in items:
         given = request_input(item)
-        text_or_chat = {"prompt": given} if isinstance(given, str) else {"messages": tuple(given)}
-        requests.append(GenerateRequest(request_id=item.item_id, sampling=sampling, **text_or_chat))
+        if isinstance(given, str):
+            requests.append(GenerateRequest(request_id=item.item_id, sampling=sampling, prompt=given))
+        else:
+            requests.append(GenerateRequest(request_id=item.item_id, sampling=sampling, messages=tuple(given)))
     results = engine.generate(requests)
     if len(results) != len(requests):
         raise RuntimeError(f"engine returned {len(results)} results for {len(requests)} requests")
-    return [prediction_from_result(request.request_id, result) for request, result in zip(requests, results)]
+    return [prediction_from_result(request.request_id, result)
+            for request, result in zip(requests, results, strict=True)]
 
 
 def predictions_by_item(benchmark: str, items: Sequence[Item],

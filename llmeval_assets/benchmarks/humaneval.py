@@ -89,7 +89,8 @@ class HumanEval(Benchmark):
             num_fewshot=0, fewshot_ids=(), use_chat_template=chat, request_kind="generate", sampling=sampling,
             extraction="cut-at-code-fence/v1" if chat else "completion-as-is/v1",
             metrics=pass_at_k_metrics(sampling.n), primary_metric="pass@1",
-            reference={"greedy": "lm-evaluation-harness humaneval_greedy", "sampled_n64": "lm-evaluation-harness humaneval",
+            reference={"greedy": "lm-evaluation-harness humaneval_greedy",
+                       "sampled_n64": "lm-evaluation-harness humaneval",
                        "chat_0shot": "Llama 3.1 model card (lm-eval humaneval_instruct)"}[variant],
         )
 

@@ -57,7 +57,7 @@ from llmeval_assets.sandbox import CodeProgram, TestCase
 
 # MBPP prompt-split tasks 2, 3, 4 (google-research/mbpp mbpp.jsonl; the same text as lm-eval
 # tasks/mbpp/utils.py `list_fewshot_samples`). The prompt split is not in any offline package, so they live here.
-EXEMPLARS = (
+EXEMPLARS: tuple[dict[str, Any], ...] = (
     {"task_id": 2, "text": "Write a function to find the similar elements from the given two tuple lists.",
      "code": "def similar_elements(test_tup1, test_tup2):\r\n  res = tuple(set(test_tup1) & set(test_tup2))\r\n"
              "  return (res) ",

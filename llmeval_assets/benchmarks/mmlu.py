@@ -164,7 +164,7 @@ class MMLU(MultipleChoiceBenchmark):
 
     def context(self, item: Item, spec: TaskSpec, fewshot: Sequence[Item]) -> str:
         exemplars = "".join(f"{self._question(shot)} {LETTERS[shot.data['gold']]}\n\n" for shot in fewshot)
-        return DESCRIPTION.format(subject=item.group.replace("_", " ")) + exemplars + self._question(item)
+        return DESCRIPTION.format(subject=(item.group or "").replace("_", " ")) + exemplars + self._question(item)
 
     @staticmethod
     def _question(item: Item) -> str:

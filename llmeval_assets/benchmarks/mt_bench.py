@@ -23,7 +23,8 @@ Variant "single_grading" (default; FastChat llm_judge `gen_model_answer` + `gen_
   with the same judge makes no judge call.
 
 Metrics: score (as FastChat: the mean over every (question, turn) rating the judge gave), score_turn1,
-score_turn2; the standard error of score is clustered by question (its two turns are not independent). A turn with no answer (engine error, cut off while thinking)
+score_turn2; the standard error of score is clustered by question (its two turns are not independent). A turn with no
+answer (engine error, cut off while thinking)
 is not judged and marks the question unanswered.
 """
 
@@ -201,14 +202,15 @@ class MTBench(Benchmark):
             return GenerateRequest(request_id=item.item_id, sampling=sampling, messages=messages)
 
         first_messages = [({"role": "user", "content": item.data["turns"][0]},) for item in items]
-        first = engine.generate([request(item, messages) for item, messages in zip(items, first_messages)])
-        second_messages = [messages + ({"role": "assistant", "content": _answer_text(result)},
-                                       {"role": "user", "content": item.data["turns"][1]})
-                           for item, messages, result in zip(items, first_messages, first)]
-        second = engine.generate([request(item, messages) for item, messages in zip(items, second_messages)])
+        first = engine.generate([request(item, messages) for item, messages in zip(items, first_messages, strict=True)])
+        second_messages = [(*messages, {"role": "assistant", "content": _answer_text(result)},
+                            {"role": "user", "content": item.data["turns"][1]})
+                           for item, messages, result in zip(items, first_messages, first, strict=True)]
+        second = engine.generate([request(item, messages)
+                                  for item, messages in zip(items, second_messages, strict=True)])
 
         predictions = []
-        for item, one, two in zip(items, first, second):
+        for item, one, two in zip(items, first, second, strict=True):
             errors = [result.error for result in (one, two) if result.error]
             complete = not errors and one.completions and two.completions
             predictions.append(Prediction(
@@ -260,11 +262,12 @@ class MTBench(Benchmark):
         inputs: dict[tuple[str, int], tuple[str, tuple[Message, ...]]] = {}  # slot -> (cache key, judge messages)
         pending: list[tuple[tuple[str, int], GenerateRequest]] = []
         for item in items:
-            if answers[item.item_id] is None:
+            answer_texts = answers[item.item_id]
+            if answer_texts is None:
                 continue
             for turn in TURNS:
                 slot = (item.item_id, turn)
-                messages = self.judge_messages(item, answers[item.item_id], turn)
+                messages = self.judge_messages(item, answer_texts, turn)
                 key = stable_hash({"judge": judge_key, "prompt_version": JUDGE_PROMPT_VERSION,
                                    "judge_sampling": judge_sampling.as_dict(), "input": messages})
                 inputs[slot] = (key, messages)
@@ -276,7 +279,7 @@ class MTBench(Benchmark):
                                                           sampling=judge_sampling, messages=messages)))
         if pending:
             results = ctx.judge.generate([request for _, request in pending])
-            for (slot, _), result in zip(pending, results):
+            for (slot, _), result in zip(pending, results, strict=True):
                 text = result.completions[0].text if result.completions and not result.error else ""
                 judgments[slot] = {"judgment": text, "rating": parse_rating(text), "error": result.error}
                 if cache is not None and result.error is None:  # a failed call is retried next time
@@ -333,8 +336,8 @@ class MTBench(Benchmark):
             requests = [ChoiceRequest(request_id=f"{slot[0]}#turn{slot[1]}", context=contexts[slot] + suffix,
                                       choices=choices) for slot in slots]
             results = judge.choice_logprobs(requests) if requests else []
-            return {slot: dict(zip(choices, result.logprobs))
-                    for slot, result in zip(slots, results) if result.error is None}
+            return {slot: dict(zip(choices, result.logprobs, strict=True))
+                    for slot, result in zip(slots, results, strict=True) if result.error is None}
 
         scale = logprobs(unrated, "", tuple(map(str, RATING_SCALE)))  # "10" is one token
         digits = logprobs([slot for slot in unrated if slot not in scale], "", tuple("123456789"))

@@ -88,12 +88,12 @@ class MultipleChoiceBenchmark(Benchmark):
         predictions = [Prediction(item_id=request.request_id, logprobs=result.logprobs, prompt_hash=result.prompt_hash,
                                   tokens_in=result.tokens_in, latency_s=result.latency_s)
                        if result.error is None else None
-                       for request, result in zip(requests, engine.choice_logprobs(requests))]
+                       for request, result in zip(requests, engine.choice_logprobs(requests), strict=True)]
         # An engine refuses a ChoiceRequest (sets `error`) when a continuation is not a single token for its
         # tokenizer; the full log-likelihood gives the same number then, so those items are asked that way.
-        refused = [item for item, prediction in zip(items, predictions) if prediction is None]
+        refused = [item for item, prediction in zip(items, predictions, strict=True) if prediction is None]
         fallback = {p.item_id: p for p in self._predict_loglikelihood(engine, refused, spec, shots)} if refused else {}
-        return [prediction or fallback[item.item_id] for item, prediction in zip(items, predictions)]
+        return [prediction or fallback[item.item_id] for item, prediction in zip(items, predictions, strict=True)]
 
     def _predict_loglikelihood(self, engine: InferenceEngine, items: Sequence[Item], spec: TaskSpec,
                                shots: dict[str, list[Item]]) -> list[Prediction]:
@@ -105,7 +105,7 @@ class MultipleChoiceBenchmark(Benchmark):
                              for index, continuation in enumerate(self.continuations(item, spec))])
         results = iter(engine.loglikelihood([request for requests in per_item for request in requests]))
         predictions = []
-        for item, requests in zip(items, per_item):
+        for item, requests in zip(items, per_item, strict=True):
             item_results = [next(results) for _ in requests]
             errors = [r.error for r in item_results if r.error is not None]
             predictions.append(Prediction(

@@ -126,7 +126,7 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"error: --source must be {' or '.join(SOURCES)}, got {source!r}", err=True)
             raise typer.Exit(2)
         registry, entries = _benchmark_datasets(registry_dir, dataset)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for key, entry in entries:
             benchmark = _load_benchmark(entry.benchmark)
             if benchmark is None:

@@ -4,6 +4,7 @@ report (the leaderboard from DuckDB), ui."""
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -111,7 +112,7 @@ class ProgressLines:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
@@ -140,8 +141,8 @@ def register(app: typer.Typer) -> None:
         """Evaluate a category or a model: one Dagster run per model for exactly its stale or missing pairs."""
         reg, model = adhoc_model_or_exit(load_or_exit(registry), registry, model, model_args, category, dataset,
                                          persist=not dry_run)
-        selection = dict(category=category, model=model, dataset=dataset, samples=samples, preset=preset,
-                         include_optional=include_optional, everything=everything)
+        selection: dict[str, Any] = {"category": category, "model": model, "dataset": dataset, "samples": samples,
+                                     "preset": preset, "include_optional": include_optional, "everything": everything}
         judging = JudgeChoice(judge, judge_max_tokens, judge_rating_fallback)
         choice = profile_choice_or_exit(profile, variant, num_fewshot, chat_template, system_instruction,
                                         gen_kwargs, dtype, limit, items, fewshot_from, seed)
@@ -240,5 +241,5 @@ def register(app: typer.Typer) -> None:
         home = dagster_home()
         console.print(f"DAGSTER_HOME={home}", highlight=False)
         os.chdir(PROJECT_ROOT)
-        dagster = Path(os.sys.executable).with_name("dagster")
+        dagster = Path(sys.executable).with_name("dagster")
         os.execv(str(dagster), [str(dagster), "dev", "-w", "workspace.yaml"])

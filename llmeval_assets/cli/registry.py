@@ -219,7 +219,8 @@ def register(app: typer.Typer) -> None:
     def categories(registry: Path | None = RegistryOption, as_json: bool = JsonOption) -> None:
         """The evaluation categories with their models, datasets and settings."""
         reg = load_or_exit(registry)
-        rows = [{"name": name, "description": c.description, "priority": c.priority, "models": list(c.models),
+        rows: list[dict[str, Any]] = [
+                {"name": name, "description": c.description, "priority": c.priority, "models": list(c.models),
                  "removed_models": c.removed_models, "primary_datasets": list(c.primary_datasets),
                  "optional_datasets": list(c.optional_datasets),
                  "unsupported_datasets": [d for d in (*c.primary_datasets, *c.optional_datasets)
@@ -229,12 +230,14 @@ def register(app: typer.Typer) -> None:
         if as_json:
             return emit_json(rows)
         table = Table("category", "models", "primary datasets", "optional", "profile", "samples", "timeout")
+        def mark(ds: list[str], unsupported: list[str]) -> str:
+            return ", ".join(d if d not in unsupported else f"({d})" for d in ds)
+
         for r in rows:
-            def mark(ds: list[str]) -> str:
-                return ", ".join(d if d not in r["unsupported_datasets"] else f"({d})" for d in ds)
             s = r["settings"]
             table.add_row(r["name"], f"{len(r['models'])} (+{len(r['removed_models'])} removed)",
-                          mark(r["primary_datasets"]), mark(r["optional_datasets"]), r["profile"],
+                          mark(r["primary_datasets"], r["unsupported_datasets"]),
+                          mark(r["optional_datasets"], r["unsupported_datasets"]), r["profile"],
                           str(s["sample_limit"]), f"{s['timeout_s']}s")
         console.print(table)
         console.print("(dataset) = declared but not supported: `llmeval datasets` says why", highlight=False)
@@ -244,7 +247,8 @@ def register(app: typer.Typer) -> None:
         """The evaluation profiles: what each reproduces, its variant rule, dtype and per-benchmark settings, and the
         categories that use it."""
         reg = load_or_exit(registry)
-        rows = [{"name": name, "description": p.description, "reference": p.reference, "variants": p.variants,
+        rows: list[dict[str, Any]] = [
+                {"name": name, "description": p.description, "reference": p.reference, "variants": p.variants,
                  "dtype": p.dtype.value if p.dtype else None,
                  "benchmarks": {b: s.model_dump(exclude_defaults=True) for b, s in p.benchmarks.items()},
                  "categories": [c for c, e in reg.categories.items() if e.profile == name]}
@@ -291,7 +295,7 @@ def register(app: typer.Typer) -> None:
         from llmeval_assets.benchmarks.base import get_benchmark
 
         reg = load_or_exit(registry)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for name, d in reg.datasets.items():
             variants = []
             if d.supported and d.benchmark:
@@ -361,7 +365,7 @@ def show_plan(reg: Registry, *, as_json: bool, status: bool, judge: JudgeChoice,
     payload = plan.as_dict()
     statuses = partition_statuses(reg, payload["partitions"], selection.get("samples"), judge, choice,
                                   selection.get("preset")) if status else None
-    for partition, state in zip(payload["partitions"], statuses or []):
+    for partition, state in zip(payload["partitions"], statuses or [], strict=False):
         partition.update(status=state["status"], reasons=state["reasons"])
     gated = gated_models(reg, sorted({s["model"] for s in statuses if s["status"] != "fresh"}) if statuses else
                          [m.key for m in plan.models])

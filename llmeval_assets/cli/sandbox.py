@@ -15,8 +15,11 @@ import typer
 if TYPE_CHECKING:
     from llmeval_assets.sandbox import ExecutionResult
 
-CODE_DATASETS = ("humaneval", "mbpp")
-CodeDataset = Enum("CodeDataset", {name: name for name in CODE_DATASETS}, type=str)
+class CodeDataset(str, Enum):
+    """The benchmarks whose items carry tests the sandbox runs."""
+
+    humaneval = "humaneval"
+    mbpp = "mbpp"
 
 
 def register(app: typer.Typer) -> None:
@@ -33,6 +36,8 @@ def sandbox(
 ) -> None:
     """Run one completion with its tests in the sandbox and print the outcome (exit status 1 if it fails)."""
     from llmeval_assets.benchmarks import get_benchmark
+    from llmeval_assets.benchmarks.humaneval import HumanEval
+    from llmeval_assets.benchmarks.mbpp import MBPP
     from llmeval_assets.registry import RegistryError, load_registry
     from llmeval_assets.sandbox import execute
     from llmeval_assets.snapshots import source_args
@@ -50,6 +55,8 @@ def sandbox(
     if task_id not in items:
         examples = ", ".join(list(items)[:3])
         _fail(f"{dataset.value} has no item {task_id!r} ({len(items)} items, e.g. {examples})")
+    if not isinstance(benchmark, HumanEval | MBPP):
+        _fail(f"{dataset.value} has no tests to run")
     result = execute(benchmark.build_program(items[task_id], completion))
 
     if as_json:

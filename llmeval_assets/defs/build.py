@@ -1,7 +1,8 @@
 """Every asset, job, sensor and resource of the code location, built in one place from the registry.
 
 Lineage in the UI: registry datasets / model weights -> predictions_<dataset> -> scores_<dataset> -> evals.* (DuckDB)
--> dbt staging -> dbt marts (leaderboard, category summary, ...) -> html_report (plots, .llmeval/report/). Runs use the in-process executor so that one run
+-> dbt staging -> dbt marts (leaderboard, category summary, ...) -> html_report (plots, .llmeval/report/). Runs use the
+in-process executor so that one run
 holds one engine for all datasets of its model (the multiprocess executor would load it once per step)."""
 
 from __future__ import annotations

@@ -244,5 +244,5 @@ def plausibility_checks(context: dg.AssetExecutionContext, lake: ResultsLake, ev
 
 
 def _benchmark_version(registry: Registry, dataset: str) -> str:
-    return get_benchmark(registry.datasets[dataset].benchmark).version
+    return get_benchmark(registry.datasets[dataset].benchmark_module).version
 

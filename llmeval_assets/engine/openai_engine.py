@@ -127,7 +127,7 @@ class OpenAIEngine(InferenceEngine):
                 (
                     f"choice {choice!r} is {r.continuation_tokens} tokens; single-pass scoring needs single-token "
                     "choices (send loglikelihood requests instead)"
-                    for choice, r in zip(request.choices, per_choice)
+                    for choice, r in zip(request.choices, per_choice, strict=True)
                     if r.continuation_tokens != 1
                 ),
                 None,

@@ -339,9 +339,7 @@ class VLLMEngine(InferenceEngine):
             finished: list[tuple[Any, float]] = []
             # vLLM's own LLM._run_engine loop, also noting when each request finishes.
             while engine.has_unfinished_requests():
-                for output in engine.step():
-                    if output.finished:
-                        finished.append((output, time.perf_counter() - started))
+                finished.extend((output, time.perf_counter() - started) for output in engine.step() if output.finished)
         except EngineDeadError as exc:
             raise EngineError(
                 f"the vLLM engine for {self.settings.model_key!r} died during a batch of {len(batch)} requests "

@@ -189,7 +189,8 @@ def _hub_checkpoint(key: str, hf_id: str, revision: str | None) -> Checkpoint:
             snapshot_download(hf_id, revision=revision, token=hf_token(), ignore_patterns=HUB_IGNORE_PATTERNS)
         )
     except Exception as exc:
-        raise WeightsError(f"model {key!r}: cannot download {hf_id}: {_hub_error_reason(exc, hf_id, revision)}") from exc
+        reason = _hub_error_reason(exc, hf_id, revision)
+        raise WeightsError(f"model {key!r}: cannot download {hf_id}: {reason}") from exc
     # The hub cache lays a snapshot out as .../snapshots/<commit sha>/.
     return Checkpoint(key, path, revision=path.name, source="hub")
 
@@ -257,7 +258,7 @@ def _check_hub(key: str, hf_id: str, revision: str | None, gated: bool) -> Model
         info = api.model_info(hf_id, revision=revision, timeout=HUB_TIMEOUT_S)
         if info.gated:
             api.auth_check(hf_id)  # raises GatedRepoError when this token has not accepted the licence
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any hub failure is reported as the model's status, with its reason
         return ModelStatus(key, _hub_error_status(exc), _hub_error_reason(exc, hf_id, revision))
     pinned = f" at {revision}" if revision else ""
     return ModelStatus(key, Availability.downloadable, f"{hf_id}{pinned} on the hub (commit {info.sha})")

@@ -1,6 +1,6 @@
-"""The registry: models, categories, datasets, presets, evaluation profiles and GPU types, loaded from registry/*.yaml and validated as a
-whole on every load. `load_registry()` returns a complete, consistent `Registry` or raises `RegistryError` listing
-every problem (file, key, field, what is wrong)."""
+"""The registry: models, categories, datasets, presets, evaluation profiles and GPU types, loaded from registry/*.yaml
+and validated as a whole on every load. `load_registry()` returns a complete, consistent `Registry` or raises
+`RegistryError` listing every problem (file, key, field, what is wrong)."""
 
 from __future__ import annotations
 
@@ -201,6 +201,8 @@ def load_registry(registry_dir: Path | str | None = None, adhoc: Path | None = N
         problems.append(Problem(REGISTRY_FILES["hardware"], "", "default_gpu",
                                 f"{hardware.default_gpu!r} is not one of gpus ({', '.join(hardware.gpus)})"))
         hardware = None
+    if hardware is None and not problems:
+        problems.append(Problem(REGISTRY_FILES["hardware"], "", "", "the file declares no hardware"))
     if problems:  # cross-entry rules need every entry parsed; reporting them now would only cascade
         raise RegistryError(root, _locate_adhoc(problems, adhoc_keys))
 
@@ -216,6 +218,7 @@ def load_registry(registry_dir: Path | str | None = None, adhoc: Path | None = N
     digest = hashlib.sha256()
     for filename in REGISTRY_FILES.values():
         digest.update(filename.encode() + b"\0" + (root / filename).read_bytes())
+    assert hardware is not None  # a missing or invalid hardware file is a problem raised above
     return Registry(
         root=root, models=models, categories=categories, datasets=datasets, presets=presets, profiles=profiles,
         hardware=hardware,

@@ -21,7 +21,8 @@ import yaml
 ADHOC_FILE = "adhoc_models.yaml"
 HUB_PREFIX = "hf:"
 # --model-args keys and the registry field each sets
-MODEL_ARGS = {"display_name": "display_name", "dtype": "dtype", "max_model_len": "max_model_len", "tensor_parallel_size": "tensor_parallel_size",
+MODEL_ARGS = {"display_name": "display_name", "dtype": "dtype", "max_model_len": "max_model_len",
+              "tensor_parallel_size": "tensor_parallel_size",
               "pipeline_parallel_size": "pipeline_parallel_size", "params_b": "params_b",
               "context_window": "context_window", "instruct": "instruct", "quantization": "quantization",
               "gpu_memory_utilization": "gpu_memory_utilization"}
@@ -93,7 +94,8 @@ def adhoc_model(reference: str, model_args: dict[str, Any], token: str | None = 
                               "headers to read); give it: --model-args params_b=<billions>")
     if entry.get("context_window") is None:
         raise AdhocModelError(f"--model {reference!r}: the context window is unknown here (no "
-                              "max_position_embeddings in a config.json); give it: --model-args context_window=<tokens>")
+                              "max_position_embeddings in a config.json); give it: "
+                              "--model-args context_window=<tokens>")
     if entry.get("instruct") is None:
         raise AdhocModelError(f"--model {reference!r}: whether it has a chat template is unknown here; give it: "
                               "--model-args instruct=true|false")

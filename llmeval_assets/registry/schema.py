@@ -213,6 +213,13 @@ class DatasetEntry(Strict):
             raise ValueError("an unsupported dataset says why (reason)")
         return self
 
+    @property
+    def benchmark_module(self) -> str:
+        """The benchmark module of a supported dataset (validation guarantees it has one)."""
+        if self.benchmark is None:
+            raise ValueError(f"dataset {self.display_name!r} is not supported: {self.reason}")
+        return self.benchmark
+
 
 class PresetEntry(Strict):
     """Engine settings a preset sets. Applied to a copy of a model's settings; a model's own explicit value

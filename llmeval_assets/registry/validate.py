@@ -161,10 +161,8 @@ def check_categories(categories: dict[str, CategoryEntry], models: dict[str, Mod
                 problems.append(Problem(CATEGORIES, name, "removed_models",
                                         f"model {ref!r} is both a member and removed"))
             problems.extend(capability_problems(name, ref, models[ref], needs, seen_datasets, datasets))
-        for ref in cat.removed_models:
-            if ref not in models:
-                problems.append(Problem(CATEGORIES, name, "removed_models",
-                                        f"unknown model {ref!r}{did_you_mean(ref, models)}"))
+        problems.extend(Problem(CATEGORIES, name, "removed_models", f"unknown model {ref!r}{did_you_mean(ref, models)}")
+                        for ref in cat.removed_models if ref not in models)
 
 
 def capability_problems(category: str, key: str, model: ModelEntry, needs: set[RequestKind],
@@ -200,8 +198,9 @@ def check_profiles(profiles: dict[str, ProfileEntry], categories: dict[str, Cate
     for name, profile in profiles.items():
         for benchmark in profile.benchmarks:
             if benchmark not in benchmarks:
+                hint = did_you_mean(benchmark, benchmarks)
                 problems.append(Problem(PROFILES, name, f"benchmarks.{benchmark}",
-                                        f"no dataset runs benchmark {benchmark!r}{did_you_mean(benchmark, benchmarks)}"))
+                                        f"no dataset runs benchmark {benchmark!r}{hint}"))
 
 
 def uncategorized_warnings(categories: dict[str, CategoryEntry], models: dict[str, ModelEntry]) -> list[str]:

@@ -13,6 +13,7 @@ run. This is a guard against accidents and cheap tricks, not against code that s
 for the nonce (see docs/sandbox.md).
 """
 
+import contextlib
 import json
 import os
 import resource
@@ -21,7 +22,10 @@ import sys
 
 # Imported before the privilege drop when the parent asks (payload "preload_modules"): as an unprivileged uid,
 # the interpreter's own directory may be unreachable (a Python under /root, no mount namespace re-exposing it).
-_PRELOADED_MODULES = ["array", "bisect", "cmath", "collections", "copy", "ctypes", "datetime", "decimal", "fractions", "functools", "hashlib", "heapq", "itertools", "io", "math", "operator", "pathlib", "random", "re", "shutil", "signal", "socket", "statistics", "string", "subprocess", "tempfile", "textwrap", "typing"]
+_PRELOADED_MODULES = ["array", "bisect", "cmath", "collections", "copy", "ctypes", "datetime", "decimal", "fractions",
+                      "functools", "hashlib", "heapq", "itertools", "io", "math", "operator", "pathlib", "random", "re",
+                      "shutil", "signal", "socket", "statistics", "string", "subprocess", "tempfile", "textwrap",
+                      "typing"]
 _MESSAGE_CHARS = 2000
 _PR_SET_NO_NEW_PRIVS = 38
 # Ignored by every Python process at startup; any other ignored signal was inherited
@@ -66,10 +70,9 @@ def main() -> None:
                 status, message = "passed", ""
             emit("end", index, status, message)
     for stream in streams:
-        try:
+        # A stream the solution closed must not stop the report.
+        with contextlib.suppress(BaseException):
             stream.flush()
-        except BaseException:  # noqa: BLE001 - a stream the solution closed must not stop the report
-            pass
     emit("done")
     # os._exit skips atexit handlers and finalizers the solution may have registered (they could hang).
     exit_now(0)

@@ -75,7 +75,7 @@ def bwrap_command(bwrap_path: str, is_root: bool, results_fd: int, scratch_mb: i
     command += ["--chdir", _SCRATCH_IN_SANDBOX, "--clearenv"]
     for name, value in sandbox_env(_SCRATCH_IN_SANDBOX).items():
         command += ["--setenv", name, value]
-    return command + ["--", sys.executable, *_PYTHON_FLAGS, _HARNESS_IN_SANDBOX, str(results_fd)]
+    return [*command, "--", sys.executable, *_PYTHON_FLAGS, _HARNESS_IN_SANDBOX, str(results_fd)]
 
 
 def degraded_command(results_fd: int) -> list[str]:
@@ -104,7 +104,7 @@ def _filesystem_args() -> tuple[str, ...]:
 
 def _python_prefixes() -> list[str]:
     """The interpreter's installation and virtual environment, unless a system path already covers them."""
-    prefixes = []
+    prefixes: list[str] = []
     for prefix in sorted({os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}):
         covered = any(prefix == p or prefix.startswith(p + "/") for p in [*_SYSTEM_PATHS, *prefixes])
         if not covered:

@@ -3,6 +3,7 @@ harness's private channel turned into per-test outcomes. Pure CPU; `execute_many
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -117,6 +118,7 @@ def _run_harness(payload: bytes, limits: Limits, isolation: HostIsolation, run_u
     scratch = None
     try:
         if isolation.mode == "bwrap":
+            assert isolation.bwrap_path is not None  # the bwrap mode is chosen only where bwrap was found
             command = bwrap_command(isolation.bwrap_path, isolation.is_root, results_write, limits.scratch_mb)
             cwd, env = "/", {}
         else:
@@ -155,6 +157,7 @@ def _run_harness(payload: bytes, limits: Limits, isolation: HostIsolation, run_u
 
 def _collect(process: subprocess.Popen, payload: bytes, results_read: int, limits: Limits) -> _RawRun:
     """Feed the payload, read stdout/stderr/results until the harness exits or the deadline passes."""
+    assert process.stdin and process.stdout and process.stderr  # started with three pipes
     stdout, stderr = _CappedBuffer(limits.max_output_bytes), _CappedBuffer(limits.max_output_bytes)
     results = _CappedBuffer(_RESULTS_CAP_BYTES)
     deadline = time.monotonic() + limits.wall_s
@@ -203,6 +206,7 @@ def _collect(process: subprocess.Popen, payload: bytes, results_read: int, limit
 
 
 def _write_some(process: subprocess.Popen, selector: selectors.BaseSelector, pending: memoryview) -> memoryview:
+    assert process.stdin is not None
     try:
         pending = pending[os.write(process.stdin.fileno(), pending) :]
     except BlockingIOError:
@@ -218,10 +222,8 @@ def _write_some(process: subprocess.Popen, selector: selectors.BaseSelector, pen
 def _kill_everything(process: subprocess.Popen, run_uid: int | None) -> None:
     # The group first, while the (possibly zombie) leader still holds its id; under bwrap, killing the outer
     # bwrap also kills the sandbox's init (--die-with-parent) and with it the whole pid namespace.
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait()
     if run_uid is not None:
         # Processes that left the group (setsid) still carry the run's uid; under bwrap the pid namespace dies
@@ -359,6 +361,7 @@ def _why_unfinished(raw: _RawRun, limits: Limits, isolation: HostIsolation) -> t
     if raw.timed_out:
         return "timeout", f"wall-clock limit of {limits.wall_s:g} s reached"
     code = raw.returncode
+    assert code is not None  # a run that did not time out has exited
     # bwrap reports a child killed by signal N as exit status 128 + N (a program exiting with such a status
     # looks the same, and is scored as a failure either way).
     killed_by = _signal(-code if code < 0 else code - 128 if isolation.mode == "bwrap" else 0)

@@ -33,5 +33,5 @@ def score_choices(logprobs: Sequence[float], choice_lengths: Sequence[int], gold
         raise ValueError(f"gold index {gold} outside 0..{len(logprobs) - 1}")
     pred = _argmax(logprobs)
     # max(1, ...) keeps an empty choice text from dividing by zero; lm-eval would produce inf/nan there
-    pred_norm = _argmax([lp / max(1, length) for lp, length in zip(logprobs, choice_lengths)])
+    pred_norm = _argmax([lp / max(1, length) for lp, length in zip(logprobs, choice_lengths, strict=True)])
     return ChoiceScore(pred=pred, pred_norm=pred_norm, acc=float(pred == gold), acc_norm=float(pred_norm == gold))

@@ -73,7 +73,7 @@ def clustered_mean_stderr(values: Sequence[float], clusters: Sequence[Hashable])
         raise ValueError("mean of no values")
     mean = math.fsum(values) / n
     residual_sums: dict[Hashable, float] = {}
-    for x, cluster in zip(values, clusters):
+    for x, cluster in zip(values, clusters, strict=True):
         residual_sums[cluster] = residual_sums.get(cluster, 0.0) + (x - mean)
     n_clusters = len(residual_sums)
     if n_clusters < 2:
@@ -90,7 +90,7 @@ def macro_mean_stderr(values: Sequence[float], groups: Sequence[Hashable]) -> Me
     if len(values) != len(groups):
         raise ValueError(f"{len(values)} values but {len(groups)} group labels")
     by_group: dict[Hashable, list[float]] = {}
-    for x, group in zip(values, groups):
+    for x, group in zip(values, groups, strict=True):
         by_group.setdefault(group, []).append(x)
     if not by_group:
         raise ValueError("mean of no values")
@@ -139,7 +139,7 @@ def paired_comparison(a: Sequence[float], b: Sequence[float],
     """
     if len(a) != len(b):
         raise ValueError(f"paired comparison needs the same items: {len(a)} vs {len(b)} scores")
-    diffs = [x - y for x, y in zip(a, b)]
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
     estimate = clustered_mean_stderr(diffs, clusters) if clusters is not None else mean_stderr(diffs)
     z = p_value = None
     if estimate.stderr is not None:

@@ -130,7 +130,7 @@ def test_scores_per_turn_clustered_by_question_and_cached(mt_bench, items):
     assert len(judge.requests) == 160  # every judgment came from the cache
     assert [s.values for s in again] == [s.values for s in scores]
 
-    for other in (dict(model_key="another-judge"), dict(weights_revision="new-revision")):
+    for other in ({"model_key": "another-judge"}, {"weights_revision": "new-revision"}):
         other_judge = judge_rating_turns(**other)
         mt_bench.score(items[:1], predictions[:1], spec, ScoringContext(judge=other_judge, judgment_cache=cache))
         assert len(other_judge.requests) == 2  # another judge model, or other weights, is another cache key
@@ -160,7 +160,7 @@ class SplitDigitsJudge(FakeEngine):
     def choice_logprobs(self, requests):
         results = super().choice_logprobs(requests)
         return [replace(result, logprobs=(), error="choice '10' is 2 tokens") if "10" in request.choices else result
-                for request, result in zip(requests, results)]
+                for request, result in zip(requests, results, strict=True)]
 
 
 def weak_second_turn_judge(judge_class=FakeEngine, choice=None):

@@ -113,7 +113,8 @@ def test_mmlu_macro_and_micro_averages():
     items = [Item(f"{subject}/test/{i}", {"question": "q", "choices": ["a", "b", "c", "d"], "gold": 0}, group=subject)
              for subject, i in [("anatomy", 0), ("anatomy", 1), ("anatomy", 2), ("astronomy", 0)]]
     right, wrong = (0.0, -1.0, -1.0, -1.0), (-1.0, 0.0, -1.0, -1.0)
-    predictions = [Prediction(item_id=i.item_id, logprobs=lp) for i, lp in zip(items, [right, wrong, wrong, right])]
+    predictions = [Prediction(item_id=i.item_id, logprobs=lp)
+                   for i, lp in zip(items, [right, wrong, wrong, right], strict=True)]
     metrics = {m.name: m for m in mmlu.aggregate(mmlu.score(items, predictions, spec), spec)}
     assert metrics["acc"].value == pytest.approx(0.5)
     assert metrics["acc"].n_clusters == 2  # micro stderr clustered by subject

@@ -34,7 +34,7 @@ def test_mmlu_single_pass_choice_equals_per_choice_loglikelihood(engine):
     spec = mmlu.task_spec("5shot")
     single_pass = mmlu.predict(engine, test, spec, pool)
     per_choice = mmlu.predict(engine, test, replace(spec, request_kind="loglikelihood"), pool)
-    for a, b in zip(single_pass, per_choice):
+    for a, b in zip(single_pass, per_choice, strict=True):
         assert a.error is None and b.error is None
         assert a.logprobs == pytest.approx(b.logprobs, abs=1e-3)
     metrics = {m.name: m for m in mmlu.aggregate(mmlu.score(test, single_pass, spec), spec)}
@@ -46,7 +46,8 @@ def test_arc_and_hellaswag_loglikelihood_and_chat_letter(engine):
     items = load_test_items("arc_challenge")[:4]
     spec = arc.task_spec()
     predictions = arc.predict(engine, items, spec)
-    assert all(len(p.logprobs) == len(i.data["choices"]) and max(p.logprobs) < 0 for p, i in zip(predictions, items))
+    assert all(len(p.logprobs) == len(i.data["choices"]) and max(p.logprobs) < 0
+               for p, i in zip(predictions, items, strict=True))
     scores = arc.score(items, predictions, spec)
     assert all(set(s.values) == {"acc", "acc_norm"} for s in scores)
 

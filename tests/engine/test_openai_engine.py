@@ -98,7 +98,8 @@ def test_generation_matches_the_in_process_engine(served_engine, tiny_engine):
     )
     assert len(sampled.completions) == 3 and len({c.text for c in sampled.completions}) > 1
     (stopped,) = served_engine.generate(
-        [GenerateRequest("stop", Sampling(max_tokens=10, stop=(served[0].completions[0].text[3:6],)), prompt="Once upon a time")]
+        [GenerateRequest("stop", Sampling(max_tokens=10, stop=(served[0].completions[0].text[3:6],)),
+                         prompt="Once upon a time")]
     )
     assert stopped.completions[0].finish_reason == "stop"
     assert served_engine.provenance.backend == "openai"
@@ -118,7 +119,8 @@ def test_loglikelihood_and_choices_match_the_in_process_engine(served_engine, ti
         assert remote.is_greedy == here.is_greedy
 
     choices = [ChoiceRequest("q", "Answer:", (" A", " B", " C")), ChoiceRequest("r", "2 + 2 =", (" 4", " 5"))]
-    (remote_ok, remote_refused), (here_ok, _) = served_engine.choice_logprobs(choices), tiny_engine.choice_logprobs(choices)
+    remote_ok, remote_refused = served_engine.choice_logprobs(choices)
+    here_ok, _ = tiny_engine.choice_logprobs(choices)
     assert remote_ok.logprobs == pytest.approx(here_ok.logprobs, abs=1e-3)
     assert "is 2 tokens" in remote_refused.error
 

@@ -181,7 +181,8 @@ def test_local_checkpoint_hash_follows_the_weights(tmp_path):
     assert relative.path == ckpt and relative.source == "local"
     missing = check_model("m", entry(hf_id=None, local_path="nowhere"), registry_root=tmp_path)
     assert missing.status is Availability.not_found and str(tmp_path / "nowhere") in missing.reason
-    assert check_model("m", entry(hf_id=None, local_path="ckpt"), registry_root=tmp_path).status is Availability.available
+    availability = check_model("m", entry(hf_id=None, local_path="ckpt"), registry_root=tmp_path)
+    assert availability.status is Availability.available
 
 
 def test_offline_smollm2_converts_once_to_a_plain_llama(smollm2_checkpoint, monkeypatch):

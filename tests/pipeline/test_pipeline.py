@@ -112,7 +112,7 @@ def test_sigkill_mid_run_loses_no_completed_sample(pipeline_env):
     command = [str(Path(sys.executable).with_name("llmeval")), "evaluate", "--model", "tiny_a", "--dataset",
                "humaneval", "--samples", str(samples), "--chunk-size", "2"]
     spec_dir_root = pipeline_env.home / "lake" / "predictions" / "dataset=humaneval" / "model=tiny_a"
-    before = {p for p in spec_dir_root.rglob("part-*.parquet")}
+    before = set(spec_dir_root.rglob("part-*.parquet"))
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     deadline = time.monotonic() + 600

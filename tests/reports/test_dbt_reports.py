@@ -108,9 +108,9 @@ def test_run_cost_per_run(built):
 
 def test_efficiency_divides_by_active_parameters_and_shares_run_gpu_time_by_tokens(built):
     duckdb_path, _ = built
-    rows = dict((r[0], r[1:]) for r in query(
+    rows = {r[0]: r[1:] for r in query(
         duckdb_path, "select model || '/' || dataset, score_per_active_billion_params, gpu_seconds_per_100_samples, "
-                     "tokens_per_second from reports.efficiency"))
+                     "tokens_per_second from reports.efficiency")}
     per_active_b, gpu_per_100, tokens_per_second = rows[f"{MOE}/mmlu"]
     assert per_active_b == pytest.approx(0.5 / 12.9)  # active, not total (46.7B), parameters
     # run-moe's 340 GPU seconds, mmlu's share 4000 of 12600 tokens, over its 8 items
