@@ -167,7 +167,7 @@ def run_log_path(run_id: str) -> Path:
 def failure_causes(result: dg.ExecuteInProcessResult) -> list[tuple[str, str]]:
     """(one line, full text) per failed step: the step and the error it raised, not Dagster's wrappers around it
     (a user error reaches the run as the cause of a DagsterExecutionStepExecutionError)."""
-    failures = [(event.step_key or "run", event.step_failure_data.error)
+    failures: list[tuple[str, Any]] = [(event.step_key or "run", event.step_failure_data.error)
                 for event in result.get_step_failure_events() if event.step_failure_data.error]
     if not failures:
         failure = result.get_run_failure_event().job_failure_data

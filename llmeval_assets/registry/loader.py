@@ -86,9 +86,9 @@ def read_section(registry_dir: Path, section: str, problems: list[Problem]) -> d
     try:
         document = yaml.load(data.decode("utf-8"), Loader=_UniqueKeyLoader)
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        problems.append(Problem(filename, "", "", f"line {line}: not UTF-8 (byte 0x{data[exc.start]:02x} at offset "
-                                                  f"{exc.start}); save the file as UTF-8"))
+        bad_line = data[:exc.start].count(b"\n") + 1
+        problems.append(Problem(filename, "", "", f"line {bad_line}: not UTF-8 (byte 0x{data[exc.start]:02x} at "
+                                                  f"offset {exc.start}); save the file as UTF-8"))
         return {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)

@@ -242,9 +242,14 @@ class ResultsLake:
                            "identity.json")
 
     def identity(self, model: str, dataset: str, profile: str) -> EvaluationIdentity | None:
-        record = self._read_json(self._dir("identities", dataset, model, profile) / "identity.json",
-                                 "the next predictions step records it again")
-        return EvaluationIdentity.from_record(record) if record is not None else None
+        path = self._dir("identities", dataset, model, profile) / "identity.json"
+        consequence = "the next predictions step records it again"
+        record = self._read_json(path, consequence)
+        try:
+            return EvaluationIdentity.from_record(record) if record is not None else None
+        except (ValueError, TypeError) as exc:  # a record of another shape (lacking fields, wrong types)
+            self._quarantine(path, read_error(exc, path), consequence)
+            return None
 
     # --- scores, metrics, partition state: replaced whole ---------------------------------------------------------
     def write_scores(self, identity: EvaluationIdentity, scores: Sequence[SampleScore],
