@@ -54,7 +54,8 @@ def generate_for_items(engine: InferenceEngine, items: Sequence[Item], sampling:
     results = engine.generate(requests)
     if len(results) != len(requests):
         raise RuntimeError(f"engine returned {len(results)} results for {len(requests)} requests")
-    return [prediction_from_result(request.request_id, result) for request, result in zip(requests, results)]
+    return [prediction_from_result(request.request_id, result)
+            for request, result in zip(requests, results, strict=True)]
 
 
 def predictions_by_item(benchmark: str, items: Sequence[Item],

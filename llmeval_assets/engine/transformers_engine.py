@@ -11,10 +11,11 @@ output projection and the (full-vocabulary) log-softmax run only at the position
 token. Rows of several questions are batched (right-padded, longest first, at most `max_batch_tokens` padded
 tokens per forward pass).
 
-Token ids come from the encoding every backend shares (`tokenization.RequestTokenizer.encode_pair`, lm-evaluation-harness's split),
-so requests whose context ids differ (a token spanning the context/continuation boundary) are never packed
-together. Serves `loglikelihood` and `choice_logprobs` (a choice is a continuation, so multi-token choices need
-no fallback); generation stays with vLLM (see `EngineSettings.backend_for`). Unquantized single-device models only.
+Token ids come from the encoding every backend shares (`tokenization.RequestTokenizer.encode_pair`,
+lm-evaluation-harness's split), so requests whose context ids differ (a token spanning the context/continuation
+boundary) are never packed together. Serves `loglikelihood` and `choice_logprobs` (a choice is a continuation, so
+multi-token choices need no fallback); generation stays with vLLM (see `EngineSettings.backend_for`). Unquantized
+single-device models only.
 """
 
 from __future__ import annotations
