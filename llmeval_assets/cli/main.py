@@ -17,7 +17,7 @@ app = typer.Typer(
 )
 
 # Each module defines `register(app)`; the order is the order of `llmeval --help`.
-_COMMAND_MODULES = ("registry", "engine", "benchmarks", "sandbox", "pipeline", "deploy")
+_COMMAND_MODULES = ("registry", "engine", "benchmarks", "sandbox", "pipeline", "results", "deploy")
 
 for _name in _COMMAND_MODULES:
     try:
