@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -178,7 +179,8 @@ def register(app: typer.Typer) -> None:
                as_json: bool = typer.Option(False, "--json"),
                as_html: bool = typer.Option(False, "--html", help="Build the HTML report with plots "
                                                                   "(.llmeval/report/) and print its path")) -> None:
-        """The leaderboard from DuckDB: one row per (model, dataset, metric) with its standard error and n."""
+        """The leaderboard from DuckDB: one row per (model, dataset, profile, metric) with the variant, its standard
+        error, 95% interval and n, and the published setting each variant reproduces."""
         if as_html:
             from llmeval_assets.report_html import build_html_report
             from llmeval_assets.reporting import LeaderboardUnavailable
@@ -196,17 +198,34 @@ def register(app: typer.Typer) -> None:
             return fail(str(exc))
         if as_json:
             return emit_json(rows)
-        table = Table("model", "dataset", "metric", "value", "± stderr", "n")
+        # one row per (model, dataset, profile) metric; a dataset's results under different profiles or variants
+        # are separate rows, never ranked together
+        table = Table("dataset", "profile", "variant", "model", "metric", "value", "± stderr", "95% CI", "n")
         for r in rows:
             stderr = f"{r['stderr']:.3f}" if r["stderr"] is not None else "-"
-            table.add_row(r["model"], r["dataset"], r["metric"] + (" *" if r["is_primary"] else ""),
-                          f"{r['value']:.3f}", stderr, str(r["n"]))
-        console.print(table)
-        console.print("* primary metric of the dataset", highlight=False)
+            interval = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if r["ci_low"] is not None else "-"
+            shots = f" ({r['num_fewshot']}-shot{', chat' if r['chat_template'] else ''})" \
+                if r["num_fewshot"] is not None else ""
+            table.add_row(r["dataset"] + (" (fixture)" if r["fixture"] else ""), r["profile"],
+                          f"{r['variant'] or '?'}{shots}", r["model"], r["metric"] + (" *" if r["is_primary"] else ""),
+                          f"{r['value']:.3f}", stderr, interval, str(r["n"]))
+        # piped (CI logs, files): wide enough that no column is cut
+        (console if console.is_terminal else Console(soft_wrap=True, width=200)).print(table)
+        console.print("* primary metric of the dataset's variant; rows of different profiles or variants are "
+                      "different evaluations", highlight=False)
+        notes: dict[str, None] = {}
         for r in rows:
-            note = judge_note(r["model"], r["judge"]) if r["is_primary"] else None
+            if not r["is_primary"]:
+                continue
+            if r["reference"]:
+                notes[f"{r['dataset']} {r['variant']} reproduces: {r['reference']}"] = None
+            if r["profile_label"] and r["profile_label"] != r["profile"]:
+                notes[f"profile {r['profile']}: {r['profile_label']}"] = None
+            note = judge_note(r["model"], r["judge"])
             if note:
-                console.print(f"{r['model']} / {r['dataset']}: {note}", highlight=False)
+                notes[f"{r['model']} / {r['dataset']}: {note}"] = None
+        for note in notes:
+            console.print(note, highlight=False, markup=False)
 
     @app.command()
     def ui() -> None:

@@ -1,0 +1,28 @@
+"""`llmeval report` on the real results DuckDB of conftest.py: each row says its profile and variant (few-shot
+count, chat), results of different profiles or variants are separate rows, and the notes say which published
+setting each variant reproduces."""
+
+from __future__ import annotations
+
+import json
+
+from tests.results.conftest import DATASET
+from tests.results.test_result_commands import llmeval
+
+
+def test_report_rows_carry_profile_variant_and_reference(results_env):
+    result = llmeval(results_env, "report", "--json")
+    assert result.returncode == 0, result.stderr
+    primary = [(r["model"], r["profile"], r["variant"], r["metric"]) for r in json.loads(result.stdout)
+               if r["is_primary"]]
+    assert sorted(primary) == [("tiny_a", "default", "0shot", "acc_norm"),
+                               ("tiny_a", "lm_eval~8bd90679", "0shot", "acc_norm"),
+                               ("tiny_b", "default", "0shot", "acc_norm"),
+                               ("tiny_chat", "default", "chat_0shot", "acc"),
+                               ("tiny_lm", "lm_eval", "0shot", "acc_norm")]
+    text = llmeval(results_env, "report").stdout
+    lines = [line for line in text.splitlines() if DATASET in line and "tiny_chat" in line and "acc *" in line]
+    assert len(lines) == 1 and "chat_0shot (0-shot, chat)" in lines[0] and "default" in lines[0]
+    assert "arc_challenge 0shot reproduces: lm-evaluation-harness arc_challenge" in text
+    assert "arc_challenge chat_0shot reproduces: Llama 3.1 model card (lm-eval arc_challenge_llama)" in text
+    assert "profile lm_eval~8bd90679: lm_eval with limit=3" in text
