@@ -113,6 +113,23 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
+def write_output_files(output_path: Path | None, statuses: list[dict[str, Any]]) -> None:
+    """--output-path: the run's results as files (llmeval_assets.export), from the refreshed results DuckDB."""
+    if output_path is None:
+        return
+    from llmeval_assets.export import ExportError, write_output
+    from llmeval_assets.paths import results_db_path
+    from llmeval_assets.reporting import LeaderboardUnavailable, connect_read_only
+
+    try:
+        with connect_read_only(results_db_path()) as con:
+            path = write_output(con, output_path, [(s["model"], s["dataset"], s["profile"]) for s in statuses])
+    except (ExportError, LeaderboardUnavailable, OSError) as exc:
+        err_console.print(f"error: --output-path {output_path}: {exc}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    console.print(f"wrote {path} and {len(statuses)} samples files", highlight=False, markup=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def evaluate(category: str | None = CategoryOption, model: str | None = ModelOption,
@@ -131,6 +148,9 @@ def register(app: typer.Typer) -> None:
                  chunk_size: int | None = typer.Option(None, "--chunk-size", min=1,
                                                           help="Requests per engine call; each finished chunk is "
                                                                "stored, so a crash loses at most one"),
+                 output_path: Path | None = typer.Option(
+                     None, "--output-path", help="Also write results.json and one samples JSONL per result into "
+                                                 "this folder (schema: docs/output_files.md)"),
                  dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (with freshness) and stop"),
                  verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Dagster's and vLLM's logs"),
                  registry: Path | None = typer.Option(None, "--registry"),
@@ -143,6 +163,8 @@ def register(app: typer.Typer) -> None:
         judging = JudgeChoice(judge, judge_max_tokens, judge_rating_fallback)
         choice = profile_choice_or_exit(profile, variant, num_fewshot, chat_template, system_instruction,
                                         gen_kwargs, dtype, limit, items, fewshot_from, seed)
+        if dry_run and output_path is not None:
+            return fail("--output-path writes the results of a run; --dry-run runs nothing")
         if dry_run:  # the seed's flag: print the plan and stop
             return show_plan(reg, as_json=as_json, status=True, judge=judging, choice=choice, **selection)
         from llmeval_assets.paths import lake_dir
@@ -154,6 +176,7 @@ def register(app: typer.Typer) -> None:
         if all(s["status"] == "fresh" for s in statuses) and not reports_out_of_date(ResultsLake(lake_dir())):
             # answered without starting Dagster or an engine
             console.print(f"all {len(statuses)} partitions are fresh: nothing to run", highlight=False)
+            write_output_files(output_path, statuses)
             return emit_json({"partitions": len(statuses), "fresh": len(statuses), "runs": []}) if as_json else None
         from llmeval_assets.launch import EvaluationFailed, launch_evaluation
 
@@ -170,6 +193,7 @@ def register(app: typer.Typer) -> None:
         except EvaluationFailed as exc:
             err_console.print(str(exc), style="red", highlight=False, markup=False)
             raise typer.Exit(1) from None
+        write_output_files(output_path, statuses)
         if as_json:
             return emit_json(summary)
         return None
