@@ -89,12 +89,13 @@ def find_result(con: Any, reg: Registry, model: str, dataset: str, profile: str 
     return found[0]
 
 
-def open_results(path: Path | None = None):
+def open_results():
+    """A read-only connection to the results DuckDB (exit 1 when there is none yet)."""
     from llmeval_assets.paths import results_db_path
     from llmeval_assets.reporting import LeaderboardUnavailable, connect_read_only
 
     try:
-        return connect_read_only(path or results_db_path())
+        return connect_read_only(results_db_path())
     except LeaderboardUnavailable as exc:
         no_result(str(exc))
 
