@@ -1,5 +1,6 @@
 """A static HTML report of the dbt marts (schema `reports` of the results DuckDB): the leaderboard with 95%
-confidence intervals, a model x benchmark heat map, per-subject bars and run cost, as PNG plots beside an
+confidence intervals, a model x benchmark heat map, per-subject bars, paired comparisons of every two models
+evaluated alike (llmeval_assets.results) and run cost, as PNG plots beside an
 `index.html` that references them relatively (the folder can be copied or served as is; no JavaScript, no
 external resources).
 
@@ -18,7 +19,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from matplotlib.figure import Figure
 from llmeval_assets.paths import report_dir, results_db_path
 from llmeval_assets.report_images import THUMBS_CSS, FailedImageItem, failed_image_items, failed_images_html
 from llmeval_assets.reporting import connect_read_only, judge_note, table_columns
+from llmeval_assets.results import Comparison, pairwise_comparisons
 
 NO_RESULTS = "no results yet"
 SMALL_SAMPLE = 30  # below this many items the normal-approximation interval is rough
@@ -38,10 +40,12 @@ DPI = 110
 
 # the columns read from each mart; an empty frame with these columns stands in for a mart that does not exist yet
 MART_COLUMNS = {
-    "leaderboard": ["model", "model_display_name", "dataset", "metric", "spec_hash", "value", "stderr", "ci_low",
+    "leaderboard": ["model", "model_display_name", "dataset", "profile", "profile_label", "variant", "num_fewshot",
+                    "is_chat_template", "reference", "is_fixture", "metric", "spec_hash", "value", "stderr", "ci_low",
                     "ci_high", "n", "value_min", "value_max", "is_higher_better", "judge"],
-    "subject_breakdown": ["model", "dataset", "item_group", "value", "stderr", "n", "value_min", "value_max"],
-    "category_summary": ["category", "model", "datasets_in_category", "datasets_evaluated", "coverage",
+    "subject_breakdown": ["model", "dataset", "profile", "variant", "item_group", "value", "stderr", "ci_low",
+                          "ci_high", "n", "value_min", "value_max"],
+    "category_summary": ["category", "model", "profile", "datasets_in_category", "datasets_evaluated", "coverage",
                          "mean_normalized_score", "datasets_in_mean"],
     "run_cost": ["run_id", "model", "datasets", "backend", "device", "tensor_parallel_size", "wall_s",
                  "engine_load_s", "inference_s", "gpu_seconds", "tokens_in", "tokens_out", "samples",
@@ -49,9 +53,10 @@ MART_COLUMNS = {
 }
 MART_ORDER = {
     # best first within a dataset, whichever direction is better
-    "leaderboard": "dataset, case when is_higher_better = false then value else -value end, model",
-    "subject_breakdown": "dataset, model, value desc, item_group",
-    "category_summary": "category, mean_normalized_score desc nulls last, model",
+    # results of one setting (dataset, profile, variant) together, best first within it
+    "leaderboard": "dataset, profile, variant, case when is_higher_better = false then value else -value end, model",
+    "subject_breakdown": "dataset, model, profile, value desc, item_group",
+    "category_summary": "category, profile nulls last, mean_normalized_score desc nulls last, model",
     "run_cost": "started_at desc nulls last, run_id, model",
 }
 
@@ -66,6 +71,7 @@ class ReportData:
     category_summary: pd.DataFrame
     run_cost: pd.DataFrame
     failed_images: tuple[FailedImageItem, ...] = ()  # a few failed items of each image benchmark result
+    comparisons: pd.DataFrame = field(default_factory=pd.DataFrame)  # results.Comparison rows
 
     def model_labels(self) -> dict[str, str]:
         """model key -> the registry's display name where the leaderboard carries one."""
@@ -85,6 +91,7 @@ def read_report_data(duckdb_path: Path) -> ReportData:
     """Every mart the report uses; a mart that does not exist (dbt has not run, or no database yet) reads empty,
     and a column that a mart built by an older llmeval lacks reads null (the next report refresh adds it)."""
     frames = {name: pd.DataFrame(columns=columns) for name, columns in MART_COLUMNS.items()}
+    comparisons = pd.DataFrame(columns=[f.name for f in fields(Comparison)])
     if duckdb_path.exists():
         con = connect_read_only(duckdb_path)
         try:
@@ -93,9 +100,14 @@ def read_report_data(duckdb_path: Path) -> ReportData:
                 columns = [c if (name, c) in existing else f"null as {c}" for c in MART_COLUMNS[name]]
                 frames[name] = con.execute(
                     f"select {', '.join(columns)} from reports.{name} order by {MART_ORDER[name]}").df()
+            if frames["leaderboard"]["model"].nunique() > 1 and ("partitions", "profile") in table_columns(con,
+                                                                                                          "evals"):
+                found = [c.as_dict() for c in pairwise_comparisons(con)]
+                comparisons = pd.DataFrame(found, columns=comparisons.columns)
         finally:
             con.close()
-    return ReportData(source=duckdb_path, **frames, failed_images=tuple(failed_image_items(duckdb_path)))
+    return ReportData(source=duckdb_path, comparisons=comparisons, **frames,
+                      failed_images=tuple(failed_image_items(duckdb_path)))
 
 
 def build_html_report(duckdb_path: Path | None = None, out_dir: Path | None = None) -> ReportPaths:
@@ -138,13 +150,32 @@ def leaderboard_markdown(leaderboard: pd.DataFrame) -> str:
     """The leaderboard mart as a markdown table (for the Dagster UI)."""
     if leaderboard.empty:
         return f"_{NO_RESULTS}_"
-    lines = ["| dataset | model | metric | value ± stderr | 95% CI | n |", "|---|---|---|--:|--:|--:|"]
+    lines = ["| dataset | setting | model | metric | value ± stderr | 95% CI | n |",
+             "|---|---|---|---|--:|--:|--:|"]
     for row in leaderboard.itertuples():
         stderr = f" ± {row.stderr:.3f}" if pd.notna(row.stderr) else ""
         interval = f"[{row.ci_low:.3f}, {row.ci_high:.3f}]" if pd.notna(row.ci_low) else "–"
-        lines.append(f"| {row.dataset} | {row.model} | {row.metric} | {row.value:.3f}{stderr} | {interval} "
-                     f"| {row.n} |")
+        lines.append(f"| {row.dataset} | {setting_label(row)} | {row.model} | {row.metric} | {row.value:.3f}{stderr} "
+                     f"| {interval} | {row.n} |")
     return "\n".join(lines)
+
+
+def setting_label(row) -> str:
+    """How a result was evaluated, in a few words: "default · chat_0shot (0-shot, chat)"."""
+    if not isinstance(row.variant, str):
+        return row.profile if isinstance(row.profile, str) else "–"
+    shots = f"{int(row.num_fewshot)}-shot" if pd.notna(row.num_fewshot) else "?-shot"
+    return f"{row.profile} · {row.variant} ({shots}{', chat' if row.is_chat_template is True else ''})"
+
+
+def with_settings(leaderboard: pd.DataFrame) -> pd.DataFrame:
+    """The leaderboard with `setting` (dataset, profile and variant: one panel, heat-map column or ranking each);
+    a dataset evaluated under one setting only is named by the dataset alone."""
+    frame = leaderboard.copy()
+    keys = frame["profile"].astype(str) + " · " + frame["variant"].astype(str)
+    several = frame.assign(key=keys).groupby("dataset")["key"].transform("nunique") > 1
+    frame["setting"] = frame["dataset"].where(~several, frame["dataset"] + "\n" + keys)
+    return frame
 
 
 # ---------------------------------------------------------------------------------------------------- plots
@@ -156,8 +187,9 @@ def draw_plots(data: ReportData, folder: Path) -> dict[str, str]:
     colors = model_colors(sorted(labels))
     figures: dict[str, Figure] = {}
     if not data.leaderboard.empty:
-        figures["leaderboard"] = leaderboard_figure(data.leaderboard, labels, colors)
-        figures["heatmap"] = heatmap_figure(data.leaderboard, labels)
+        board = with_settings(data.leaderboard)
+        figures["leaderboard"] = leaderboard_figure(board, labels, colors)
+        figures["heatmap"] = heatmap_figure(board, labels)
     for dataset, groups in data.subject_breakdown.groupby("dataset", sort=True):
         overall = data.leaderboard[data.leaderboard["dataset"] == dataset]
         figures[f"subjects_{dataset}"] = subjects_figure(dataset, groups, overall, labels, colors)
@@ -198,13 +230,14 @@ def _style(ax) -> None:
 
 
 def leaderboard_figure(leaderboard: pd.DataFrame, labels: dict[str, str], colors: dict[str, tuple]) -> Figure:
-    """One panel per dataset: a bar per model with its 95% interval (the mart's, clipped to the metric's range)."""
-    datasets = list(dict.fromkeys(leaderboard["dataset"]))
-    heights = [0.9 + 0.42 * (leaderboard["dataset"] == d).sum() for d in datasets]
+    """One panel per setting (dataset, profile, variant: results of different settings are never ranked together): a
+    bar per model with the 95% interval scoring computed. `leaderboard` comes through with_settings."""
+    datasets = list(dict.fromkeys(leaderboard["setting"]))
+    heights = [0.9 + 0.42 * (leaderboard["setting"] == d).sum() for d in datasets]
     figure = Figure(figsize=(9, sum(heights) + 0.4), layout="constrained")
     axes = figure.subplots(len(datasets), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
     for ax, dataset in zip(axes, datasets, strict=False):
-        rows = leaderboard[leaderboard["dataset"] == dataset].iloc[::-1]  # best at the top
+        rows = leaderboard[leaderboard["setting"] == dataset].iloc[::-1]  # best at the top
         positions = range(len(rows))
         ax.barh(positions, rows["value"], color=[colors[m] for m in rows["model"]], height=0.6,
                 xerr=_interval_errors(rows["value"], rows["ci_low"], rows["ci_high"]),
@@ -218,7 +251,9 @@ def leaderboard_figure(leaderboard: pd.DataFrame, labels: dict[str, str], colors
             ax.annotate(f"{row.value:.3f}  (n={row.n})", (end, position), xytext=(6, 0),
                         textcoords="offset points", va="center", fontsize=8, color="#111827",
                         annotation_clip=False)
-        ax.set_title(f"{dataset} · {rows['metric'].iloc[0]}", loc="left", fontsize=10, fontweight="bold")
+        first = rows.iloc[0]
+        ax.set_title(f"{first['dataset']} · {first['metric']} · {setting_label(first)}", loc="left", fontsize=10,
+                     fontweight="bold")
         _style(ax)
     figure.suptitle("Leaderboard: primary metric with 95% confidence interval", fontsize=12, x=0.01,
                     horizontalalignment="left")
@@ -238,12 +273,13 @@ def heatmap_figure(leaderboard: pd.DataFrame, labels: dict[str, str]) -> Figure:
     import numpy as np
     from matplotlib import colormaps
 
+    """`leaderboard` comes through with_settings: a column per setting, so two settings never share a cell."""
     frame = leaderboard.assign(label=leaderboard["model"].map(labels), normalized=normalized_scores(leaderboard))
-    datasets = sorted(frame["dataset"].unique())
+    datasets = sorted(frame["setting"].unique())
     models = sorted(frame["label"].unique())
-    normalized = frame.pivot(index="label", columns="dataset", values="normalized").reindex(index=models,
+    normalized = frame.pivot(index="label", columns="setting", values="normalized").reindex(index=models,
                                                                                            columns=datasets)
-    raw = frame.pivot(index="label", columns="dataset", values="value").reindex(index=models, columns=datasets)
+    raw = frame.pivot(index="label", columns="setting", values="value").reindex(index=models, columns=datasets)
     # wide enough for the model names, the colorbar and the title even with one benchmark
     figure = Figure(figsize=(max(7.0, 3.8 + 1.1 * len(datasets)), 1.8 + 0.55 * len(models)), layout="constrained")
     ax = figure.subplots()
@@ -268,20 +304,19 @@ def subjects_figure(dataset: str, groups: pd.DataFrame, overall: pd.DataFrame, l
                     colors: dict[str, tuple]) -> Figure:
     """One panel per model: each item group's mean score with its 95% interval, best at the top; with many groups
     only the best and worst SUBJECTS_EACH_END. The dashed line is the model's overall score."""
-    models = list(dict.fromkeys(groups["model"]))
-    shown = {model: best_and_worst_groups(groups[groups["model"] == model]) for model in models}
+    groups = groups.assign(panel=groups["model"] + " · " + groups["profile"].astype(str))
+    models = list(dict.fromkeys(groups["panel"]))
+    shown = {model: best_and_worst_groups(groups[groups["panel"] == model]) for model in models}
     heights = [0.8 + 0.3 * (len(rows) + (1 if hidden else 0)) for rows, hidden in shown.values()]
     figure = Figure(figsize=(9, sum(heights) + 0.4), layout="constrained")
     axes = figure.subplots(len(models), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
-    for ax, model in zip(axes, models, strict=False):
-        rows, hidden = shown[model]
+    for ax, panel in zip(axes, models, strict=False):
+        rows, hidden = shown[panel]
         rows = rows.iloc[::-1]
+        model, profile = rows["model"].iloc[0], rows["profile"].iloc[0]
         positions = [index + (1 if hidden and index >= SUBJECTS_EACH_END else 0) for index in range(len(rows))]
-        half_widths = Z_95 * rows["stderr"]
-        lows = (rows["value"] - half_widths).clip(lower=rows["value_min"])  # clipped to the metric's range
-        highs = (rows["value"] + half_widths).clip(upper=rows["value_max"])
         ax.barh(positions, rows["value"], height=0.65, color=colors[model],
-                xerr=_interval_errors(rows["value"], lows, highs),
+                xerr=_interval_errors(rows["value"], rows["ci_low"], rows["ci_high"]),
                 error_kw={"ecolor": "#374151", "capsize": 2.5, "elinewidth": 1})
         group_labels = [f"{g}  (n={n})" for g, n in zip(rows["item_group"], rows["n"], strict=True)]
         ax.set_yticks(positions, group_labels, fontsize=8)
@@ -291,12 +326,13 @@ def subjects_figure(dataset: str, groups: pd.DataFrame, overall: pd.DataFrame, l
         if hidden:
             ax.text(0.01, SUBJECTS_EACH_END, f"… {hidden} more in between …", transform=ax.get_yaxis_transform(),
                     va="center", fontsize=8, color="#6b7280", style="italic")
-        model_overall = overall.loc[overall["model"] == model, "value"]
+        model_overall = overall.loc[(overall["model"] == model) & (overall["profile"] == profile), "value"]
         if not model_overall.empty:
             ax.axvline(model_overall.iloc[0], color="#111827", linestyle="--", linewidth=1,
                        label=f"overall {model_overall.iloc[0]:.3f}")
             ax.legend(loc="lower right", bbox_to_anchor=(1, 1), fontsize=8, frameon=False)  # above the bars
-        ax.set_title(f"{labels.get(model, model)}", loc="left", fontsize=10, fontweight="bold")
+        ax.set_title(f"{labels.get(model, model)} · {profile} · {rows['variant'].iloc[0]}", loc="left", fontsize=10,
+                     fontweight="bold")
         _style(ax)
     figure.suptitle(f"{dataset}: score per subject with 95% confidence interval", fontsize=12, x=0.01,
                     horizontalalignment="left")
@@ -379,10 +415,32 @@ def leaderboard_table(data: ReportData, labels: dict[str, str]) -> str:
         note = judge_note(row.model, row.judge if pd.notna(row.judge) else None)
         if note:
             metric += f'<br><small class="judge">{html.escape(note)}</small>'
-        rows.append([html.escape(row.dataset), html.escape(labels[row.model]), metric,
+        setting = html.escape(setting_label(row))
+        if isinstance(row.reference, str) and row.reference:
+            setting += f'<br><small class="setting">reproduces {html.escape(row.reference)}</small>'
+        if isinstance(row.profile_label, str) and row.profile_label != row.profile:
+            setting += f'<br><small class="setting">{html.escape(row.profile_label)}</small>'
+        dataset = html.escape(row.dataset) + (' <span class="warn">fixture</span>' if row.is_fixture is True else "")
+        rows.append([dataset, setting, html.escape(labels[row.model]), metric,
                      f"<b>{_number(row.value)}</b> ± {_number(row.stderr)}", interval, n,
                      f'<code title="{html.escape(row.spec_hash)}">{html.escape(row.spec_hash[:8])}</code>'])
-    return _table(["dataset", "model", "metric", "value ± stderr", "95% CI", "n", "spec"], rows, {3, 4, 5})
+    return _table(["dataset", "setting", "model", "metric", "value ± stderr", "95% CI", "n", "spec"], rows,
+                  {4, 5, 6})
+
+
+def comparison_table(data: ReportData, labels: dict[str, str]) -> str:
+    """Every two models evaluated alike (same dataset, profile, variant), paired on the items both have."""
+    if data.comparisons.empty:
+        return _empty("no two models share a dataset evaluated under the same profile and variant")
+    rows = []
+    for c in data.comparisons.itertuples():
+        interval = f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}]" if pd.notna(c.ci_low) else "–"
+        rows.append([html.escape(c.dataset), html.escape(f"{c.profile_label} · {c.variant}"), html.escape(c.metric),
+                     html.escape(labels.get(c.model_a, c.model_a)), html.escape(labels.get(c.model_b, c.model_b)),
+                     f"{c.n:,}", f"<b>{c.difference:+.3f}</b>", interval, _number(c.p_value),
+                     f"{c.a_right_only} / {c.b_right_only}"])
+    return _table(["dataset", "setting", "metric", "A", "B", "shared items", "A − B", "95% CI", "p",
+                   "full marks only A / only B"], rows, {5, 6, 7, 8, 9})
 
 
 def category_table(data: ReportData, labels: dict[str, str]) -> str:
@@ -391,13 +449,14 @@ def category_table(data: ReportData, labels: dict[str, str]) -> str:
     if evaluated.empty:
         return _empty()
     rows = [[html.escape(row.category), html.escape(labels.get(row.model, row.model)),
+             html.escape(row.profile if isinstance(row.profile, str) else "–"),
              f"{row.datasets_evaluated} / {row.datasets_in_category}", f"{row.coverage:.0%}",
              _number(row.mean_normalized_score), str(row.datasets_in_mean)]
             for row in evaluated.itertuples()]
     omitted = len(data.category_summary) - len(evaluated)
     note = f'<p class="meta">{omitted} category memberships without any result are not listed.</p>' if omitted else ""
-    return _table(["category", "model", "datasets evaluated", "coverage", "mean normalized score", "in mean"],
-                  rows, {2, 3, 4, 5}) + note
+    return _table(["category", "model", "profile", "datasets evaluated", "coverage", "mean normalized score",
+                   "in mean"], rows, {3, 4, 5, 6}) + note
 
 
 def run_cost_table(data: ReportData, labels: dict[str, str]) -> str:
@@ -434,7 +493,7 @@ tbody tr:nth-child(even) { background: #fafafa; }
 .num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; background: #f3f4f6;
        padding: 1px 4px; border-radius: 4px; white-space: nowrap; }
-.judge { display: inline-block; max-width: 24em; color: #6b7280; }
+.judge, .setting { display: inline-block; max-width: 24em; color: #6b7280; }
 .warn { background: #fef3c7; color: #92400e; border-radius: 4px; padding: 0 5px; font-size: 11px;
         font-weight: 600; }
 figure { margin: 16px 0; }
@@ -453,10 +512,20 @@ def stderr_note() -> str:
 <p><b>Value ± stderr.</b> The value is the benchmark's primary metric averaged over its n items (accuracy,
 exact match, pass@1, or MT-Bench's 1–10 judge score). The standard error says how much that average would move
 if the benchmark had been drawn again from the same kind of items: it shrinks with the square root of n.</p>
-<p><b>95% CI.</b> value ± {Z_95} × stderr (normal approximation), clipped to the metric's range. Two models whose
-intervals overlap may not really differ on this benchmark. With fewer than {SMALL_SAMPLE} items
+<p><b>95% CI.</b> For 0/1 scores (accuracy, exact match) the Wilson score interval, widened to value ± {Z_95} ×
+stderr where that is wider, so it never collapses at 0% or 100%; for other scores value ± {Z_95} × stderr, clipped to
+the metric's range. Two models whose intervals overlap may still differ: the comparison pairs them on the same
+items, which is far more sensitive. With fewer than {SMALL_SAMPLE} items
 (<span class="warn">small n</span>) the approximation is rough and the interval wide: a smoke test, not a
 ranking.</p>
+<p><b>Settings.</b> Each result says its profile and benchmark variant (few-shot count, chat template) and the
+published setting it reproduces. Results of different settings are different evaluations: they are never ranked,
+averaged or compared together, and match a published leaderboard only where its settings are the same (the Open
+LLM Leaderboard v1 used 25-shot ARC-Challenge and 10-shot HellaSwag: the <code>open_llm_leaderboard_v1</code>
+profile).</p>
+<p><b>Comparison.</b> A − B is the mean per-item difference of the primary metric on the items both models were
+scored on, with its paired standard error (clustered by subject where items have one), 95% interval and two-sided
+p-value; "full marks only A / only B" counts the items just one of them got fully right.</p>
 <p><b>Heat map.</b> Each cell shows the raw score; its color maps the score onto 0..1 by the metric's range,
 (value − min) / (max − min), so MT-Bench's 1..10 becomes (value − 1) / 9 and benchmarks on different scales
 can be compared at a glance.</p>
@@ -483,6 +552,8 @@ def render_index(data: ReportData, images: dict[str, str]) -> str:
                      "again")),
         ("Model × benchmark", _figure(images, "heatmap", "Raw scores; color: the score normalized onto 0..1 by "
                                                          "the metric's range") if "heatmap" in images else _empty()),
+        ("Comparison", comparison_table(data, labels) if board["model"].nunique() > 1 else
+         _empty("one model so far: the comparison needs two evaluated alike")),
         ("Per subject", subject_figures or _empty(f"{NO_RESULTS}: only benchmarks whose items carry a subject or "
                                                   "category (MMLU, MATH, MT-Bench) have this breakdown")),
         ("Categories", category_table(data, labels)),

@@ -58,21 +58,34 @@ def reports_out_of_date(lake: ResultsLake, report: Path | None = None) -> bool:
     return not index.exists() or max(p.stat().st_mtime for p in stored) > index.stat().st_mtime
 
 
+# how a result was evaluated, from evals.partitions: shown beside every number, so results of different settings
+# are never read as one
+EVALUATION_COLUMNS = ("profile_label", "variant", "num_fewshot", "chat_template", "reference", "fixture")
+
+
 def leaderboard_rows(category: str | None = None, path: Path | None = None) -> list[dict[str, Any]]:
-    """Every metric of every (model, dataset) result, computed with the spec its partition currently holds (results
-    of other specs are never mixed in)."""
+    """Every dataset-level metric of every (model, dataset, profile) result, computed with the spec its partition
+    currently holds (results of other specs are never mixed in), with how it was evaluated (profile, variant,
+    few-shot count, chat template, the reference it reproduces). Rows of one dataset are grouped by profile and
+    variant: numbers of different settings are never ranked together."""
     con = connect_read_only(path or results_db_path())
     with con:
-        recorded = ("partitions", "judge") in table_columns(con, "evals")
+        present = table_columns(con, "evals")
+        evaluated = ", ".join(f"p.{c}" if ("partitions", c) in present else f"null as {c}"
+                              for c in ("judge", *EVALUATION_COLUMNS))
         query = f"""
-            select m.model, m.dataset, m.metric, m.value, m.stderr, m.n, m.is_primary, m.spec_hash,
-                   {"nullif(p.judge, '')" if recorded else "null"} as judge
+            select m.model, m.dataset, m.profile, m.metric, m.value, m.stderr, m.ci_low, m.ci_high, m.n,
+                   m.is_primary, m.spec_hash, {evaluated}
             from evals.metrics m
-            join evals.partitions p using (model, dataset, spec_hash)
-            where ($category is null
+            join evals.partitions p using (model, dataset, profile, spec_hash)
+            where m.item_group is null
+              and ($category is null
                    or (m.model in (select model from evals.model_categories where category = $category)
                        and m.dataset in (select dataset from evals.dataset_categories where category = $category)))
-            order by m.dataset, m.is_primary desc, m.metric, m.value desc, m.model"""
+            order by m.dataset, m.profile, p.variant, m.is_primary desc, m.metric, m.value desc, m.model"""
         cursor = con.execute(query, {"category": category})
         columns = [d[0] for d in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    for row in rows:
+        row["judge"] = row["judge"] or None
+    return rows

@@ -26,7 +26,7 @@ logging.getLogger("llmeval").setLevel(logging.WARNING)
 logging.getLogger("llmeval").propagate = False  # said once, whatever else configures the root logger
 
 # Each module defines `register(app)`; the order is the order of `llmeval --help`.
-_COMMAND_MODULES = ("registry", "engine", "benchmarks", "sandbox", "pipeline", "deploy")
+_COMMAND_MODULES = ("registry", "engine", "benchmarks", "sandbox", "pipeline", "results", "deploy")
 
 for _name in _COMMAND_MODULES:
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -116,6 +117,23 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
+def write_output_files(output_path: Path | None, statuses: list[dict[str, Any]]) -> None:
+    """--output-path: the run's results as files (llmeval_assets.export), from the refreshed results DuckDB."""
+    if output_path is None:
+        return
+    from llmeval_assets.export import ExportError, write_output
+    from llmeval_assets.paths import results_db_path
+    from llmeval_assets.reporting import LeaderboardUnavailable, connect_read_only
+
+    try:
+        with connect_read_only(results_db_path()) as con:
+            path = write_output(con, output_path, [(s["model"], s["dataset"], s["profile"]) for s in statuses])
+    except (ExportError, LeaderboardUnavailable, OSError) as exc:
+        err_console.print(f"error: --output-path {output_path}: {exc}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    console.print(f"wrote {path} and {len(statuses)} samples files", highlight=False, markup=False)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def evaluate(category: str | None = CategoryOption, model: str | None = ModelOption,
@@ -134,6 +152,9 @@ def register(app: typer.Typer) -> None:
                  chunk_size: int | None = typer.Option(None, "--chunk-size", min=1,
                                                           help="Requests per engine call; each finished chunk is "
                                                                "stored, so a crash loses at most one"),
+                 output_path: Path | None = typer.Option(
+                     None, "--output-path", help="Also write results.json and one samples JSONL per result into "
+                                                 "this folder (schema: docs/output_files.md)"),
                  dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (with freshness) and stop"),
                  verbose: bool = typer.Option(False, "--verbose", "-v", help="Show Dagster's and vLLM's logs"),
                  registry: Path | None = typer.Option(None, "--registry"),
@@ -147,6 +168,8 @@ def register(app: typer.Typer) -> None:
         choice = profile_choice_or_exit(profile, variant, num_fewshot, chat_template, system_instruction,
                                         gen_kwargs, dtype, limit, items, fewshot_from, seed)
         judge_or_exit(reg, judging)
+        if dry_run and output_path is not None:
+            return fail("--output-path writes the results of a run; --dry-run runs nothing")
         if dry_run:  # the seed's flag: print the plan and stop
             if show_plan(reg, as_json=as_json, status=True, judge=judging, choice=choice, **selection):
                 raise typer.Exit(1)  # the real run would refuse
@@ -166,6 +189,7 @@ def register(app: typer.Typer) -> None:
         if all(s["status"] == "fresh" for s in statuses) and not reports_out_of_date(ResultsLake(lake_dir())):
             # answered without starting Dagster or an engine
             console.print(f"all {len(statuses)} partitions are fresh: nothing to run", highlight=False)
+            write_output_files(output_path, statuses)
             return emit_json({"partitions": len(statuses), "fresh": len(statuses), "runs": []}) if as_json else None
         from llmeval_assets.launch import EvaluationFailed, launch_evaluation
 
@@ -182,6 +206,7 @@ def register(app: typer.Typer) -> None:
         except EvaluationFailed as exc:
             err_console.print(str(exc), style="red", highlight=False, markup=False)
             raise typer.Exit(1) from None
+        write_output_files(output_path, statuses)
         if as_json:
             return emit_json(summary)
         return None
@@ -191,7 +216,8 @@ def register(app: typer.Typer) -> None:
                as_json: bool = typer.Option(False, "--json"),
                as_html: bool = typer.Option(False, "--html", help="Build the HTML report with plots "
                                                                   "(.llmeval/report/) and print its path")) -> None:
-        """The leaderboard from DuckDB: one row per (model, dataset, metric) with its standard error and n."""
+        """The leaderboard from DuckDB: one row per (model, dataset, profile, metric) with the variant, its standard
+        error, 95% interval and n, and the published setting each variant reproduces."""
         if category is not None:
             try:
                 category = load_or_exit(None).resolve_category(category)
@@ -220,17 +246,34 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
         if as_json:
             return emit_json(rows)
-        table = Table("model", "dataset", "metric", "value", "± stderr", "n")
+        # one row per (model, dataset, profile) metric; a dataset's results under different profiles or variants
+        # are separate rows, never ranked together
+        table = Table("dataset", "profile", "variant", "model", "metric", "value", "± stderr", "95% CI", "n")
         for r in rows:
             stderr = f"{r['stderr']:.3f}" if r["stderr"] is not None else "-"
-            table.add_row(r["model"], r["dataset"], r["metric"] + (" *" if r["is_primary"] else ""),
-                          f"{r['value']:.3f}", stderr, str(r["n"]))
-        console.print(table)
-        console.print("* primary metric of the dataset", highlight=False)
+            interval = f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]" if r["ci_low"] is not None else "-"
+            shots = f" ({r['num_fewshot']}-shot{', chat' if r['chat_template'] else ''})" \
+                if r["num_fewshot"] is not None else ""
+            table.add_row(r["dataset"] + (" (fixture)" if r["fixture"] else ""), r["profile"],
+                          f"{r['variant'] or '?'}{shots}", r["model"], r["metric"] + (" *" if r["is_primary"] else ""),
+                          f"{r['value']:.3f}", stderr, interval, str(r["n"]))
+        # piped (CI logs, files): wide enough that no column is cut
+        (console if console.is_terminal else Console(soft_wrap=True, width=200)).print(table)
+        console.print("* primary metric of the dataset's variant; rows of different profiles or variants are "
+                      "different evaluations", highlight=False)
+        notes: dict[str, None] = {}
         for r in rows:
-            note = judge_note(r["model"], r["judge"]) if r["is_primary"] else None
+            if not r["is_primary"]:
+                continue
+            if r["reference"]:
+                notes[f"{r['dataset']} {r['variant']} reproduces: {r['reference']}"] = None
+            if r["profile_label"] and r["profile_label"] != r["profile"]:
+                notes[f"profile {r['profile']}: {r['profile_label']}"] = None
+            note = judge_note(r["model"], r["judge"])
             if note:
-                console.print(f"{r['model']} / {r['dataset']}: {note}", highlight=False)
+                notes[f"{r['model']} / {r['dataset']}: {note}"] = None
+        for note in notes:
+            console.print(note, highlight=False, markup=False)
 
     @app.command()
     def ui() -> None:

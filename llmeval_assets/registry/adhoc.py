@@ -71,6 +71,13 @@ def _typed(value: str) -> Any:
     return value
 
 
+def adhoc_key(reference: str) -> str:
+    """The registry key the results of a --model reference are stored under (nothing is read)."""
+    if reference.startswith(HUB_PREFIX):
+        return _key("hf", reference[len(HUB_PREFIX):].partition("@")[0])
+    return _key("local", Path(reference).expanduser().absolute().name)
+
+
 def adhoc_model(reference: str, model_args: dict[str, Any], token: str | None = None) -> AdhocModel:
     """The registry entry of a --model reference (see the module docstring); `token` reaches gated hub repos."""
     if reference.startswith(HUB_PREFIX):
@@ -78,14 +85,12 @@ def adhoc_model(reference: str, model_args: dict[str, Any], token: str | None = 
         if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
             raise AdhocModelError(f"--model {reference!r}: expected hf:ORG/NAME[@REVISION]")
         facts = _hub_facts(repo, revision or None, token)
-        key = _key("hf", repo)
         entry: dict[str, Any] = {"display_name": repo, "hf_id": repo, **({"revision": revision} if revision else {})}
     else:
         path = Path(reference).expanduser().absolute()  # as named: a symlinked checkpoint keeps its name
         if not (path / "config.json").is_file():
             raise AdhocModelError(f"--model {reference!r}: {path} is not a checkpoint directory (no config.json)")
         facts = _local_facts(path)
-        key = _key("local", path.name)
         entry = {"display_name": path.name, "hf_id": None, "local_path": str(path)}
     entry.update({"kind": "decoder", "license": "unknown (evaluated ad hoc)", "dtype": "bfloat16", **facts,
                   **model_args})
@@ -101,7 +106,7 @@ def adhoc_model(reference: str, model_args: dict[str, Any], token: str | None = 
                               "--model-args instruct=true|false")
     entry.setdefault("max_model_len", min(int(entry["context_window"]), 32768))
     entry["notes"] = [f"evaluated ad hoc from {reference} (not in registry/models.yaml)"]
-    return AdhocModel(key, entry)
+    return AdhocModel(adhoc_key(reference), entry)
 
 
 def _key(kind: str, name: str) -> str:

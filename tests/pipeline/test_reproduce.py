@@ -12,9 +12,11 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import jsonschema
 import pytest
 
 from llmeval_assets.instance import get_instance
+from llmeval_assets.paths import PROJECT_ROOT
 from llmeval_assets.registry import load_registry
 
 pytestmark = pytest.mark.vllm
@@ -64,10 +66,32 @@ def test_an_ad_hoc_checkpoint_is_evaluated_through_the_dagster_pipeline(env):
     assert "local_my_checkpoint / arc_challenge: 4/4" in result.stdout
 
 
-def test_the_same_command_again_finds_it_fresh(env):
-    result = llmeval(env, "evaluate", "--model", str(env["checkpoint"]), *RUN, timeout=120)
+def test_the_same_command_again_finds_it_fresh_and_writes_the_output_files(env, tmp_path):
+    result = llmeval(env, "evaluate", "--model", str(env["checkpoint"]), *RUN, "--output-path", str(tmp_path),
+                     timeout=120)
     assert result.returncode == 0, result.stderr
     assert "all 1 partitions are fresh: nothing to run" in " ".join(result.stdout.split())
+    payload = json.loads((tmp_path / "results.json").read_text())
+    jsonschema.validate(payload, json.loads((PROJECT_ROOT / "docs" / "results.schema.json").read_text()))
+    (entry,) = payload["results"]
+    assert (entry["model"], entry["profile_label"], entry["variant"]) == ("local_my_checkpoint",
+                                                                        "lm_eval with dtype=float32, limit=4", "0shot")
+    assert entry["identity"]["engine_fingerprint"]["dtype"] == "float32" and entry["metrics"]["acc_norm"]["n"] == 4
+    (run,) = payload["runs"]  # the Dagster run that computed it, with its timings and engine arguments
+    assert run["run_id"] == entry["run_id"] and run["backend"] == "vllm" and run["engine_args"]["dtype"] == "float32"
+    assert 0 < run["engine_load_s"] <= run["wall_s"] and run["samples"] == 4
+    lines = (tmp_path / entry["samples_file"]).read_text().splitlines()
+    assert len(lines) == 4 and all(json.loads(line)["requests"] for line in lines)
+
+
+def test_samples_finds_the_overridden_runs_result_by_the_same_options(env):
+    result = llmeval(env, "samples", "--model", str(env["checkpoint"]), *RUN, "--json", timeout=120)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["result"]["profile_label"] == "lm_eval with dtype=float32, limit=4"
+    assert len(payload["samples"]) == 4 and all(len(s["logprobs"]) == len(s["requests"]) for s in payload["samples"])
+    plain = llmeval(env, "samples", "--model", str(env["checkpoint"]), "--dataset", "arc_challenge", timeout=120)
+    assert plain.returncode == 1 and "stored under: lm_eval~" in plain.stderr
 
 
 def test_model_args_are_checked(env):

@@ -33,11 +33,12 @@ def test_materializing_the_asset_writes_the_page_and_shows_it_in_the_ui(marts_ho
     metadata = materialization.metadata
     index_html = Path(metadata["path"].value)
     assert index_html == report_dir(marts_home) / "index.html" and index_html.exists()
-    assert metadata["results"].value == 4
+    assert metadata["results"].value == 5
     table = metadata["leaderboard"].value
-    assert "| dataset | model | metric | value ± stderr | 95% CI | n |" in table
-    assert "| gsm8k | qwen25_7b | exact_match | 0.250 ± 0.250 | [0.000, 0.740] | 4 |" in table
-    assert "| mt_bench | mixtral_8x7b | score | 7.300 ± 0.507 | [6.307, 8.293] | 4 |" in table
+    assert "| dataset | setting | model | metric | value ± stderr | 95% CI | n |" in table
+    assert ("| gsm8k | default · chat_8shot (8-shot, chat) | qwen25_7b | exact_match | 0.250 ± 0.250 "
+            "| [0.000, 0.740] | 4 |") in table
+    assert "| mmlu | lm_eval · 0shot (0-shot) | mixtral_8x7b | acc | 0.750 ± 0.164 |" in table
     heatmap = metadata["heatmap"].value
     prefix = "![heatmap](data:image/png;base64,"
     assert heatmap.startswith(prefix) and heatmap.endswith(")")

@@ -62,17 +62,36 @@ def test_the_page_shows_the_fixture_leaderboard(report):
     for expected in ("<b>0.500</b> ± 0.289", "[0.000, 1.000]", "<b>0.250</b> ± 0.250", "[0.000, 0.740]",
                      "<b>0.500</b> ± 0.189", "[0.130, 0.870]", "<b>7.300</b> ± 0.507", "[6.307, 8.293]"):
         assert expected in page, expected
-    assert "<b>0.750</b>" not in page  # gsm8k's superseded spec
-    assert page.count("small n</span></td>") == 4  # every fixture result has fewer than 30 items
+    # mixtral's mmlu under lm_eval (0.75) is a row of its own; gsm8k's superseded spec (also 0.75) never shows
+    assert page.count("<b>0.750</b>") == 1
+    assert page.count("small n</span></td>") == 5  # every fixture result has fewer than 30 items
+    assert "default · chat_5shot (5-shot, chat)" in page and "lm_eval · 0shot (0-shot)" in page
+    assert "reproduces lm-evaluation-harness mmlu" in page
     assert '<code title="gsm8k-spec-new">gsm8k-sp</code>' in page
     assert page.count('class="judge"') == 1  # mt_bench only
     assert '<small class="judge">judged by llama31_70b max_tokens=1024</small>' in page
     assert "Mixtral 8x7B Instruct v0.1" in page and "Qwen2.5 7B Instruct" in page  # registry display names
     # category summary: mixtral covers 3 of mixture_of_experts' 7 datasets, mean (0.5 + 0.5 + 0.7) / 3
-    assert re.search(r"mixture_of_experts</td><td>Mixtral 8x7B Instruct v0.1</td><td class=num>3 / 7</td>"
-                     r"<td class=num>43%</td><td class=num>0.567</td>", page)
+    assert re.search(r"mixture_of_experts</td><td>Mixtral 8x7B Instruct v0.1</td><td>default</td>"
+                     r"<td class=num>3 / 7</td><td class=num>43%</td><td class=num>0.567</td>", page)
     assert '<code title="run-dense">run-dens</code>' in page and "12,600" in page  # run-moe's tokens
     assert NO_RESULTS not in page
+
+
+def test_two_models_evaluated_alike_are_compared_on_their_shared_items(report):
+    page = report.index_html.read_text(encoding="utf-8")
+    section = page[page.index('<section id="comparison">'):]
+    section = section[:section.index("</section>")]
+    # gsm8k, both under default / chat_8shot: mixtral 1,0,1,0 and qwen 1,0,0,0 on the same four items
+    row = re.search(r"<tr><td>gsm8k</td><td>default · chat_8shot</td><td>exact_match</td>"
+                    r"<td>Mixtral 8x7B Instruct v0.1</td><td>Qwen2.5 7B Instruct</td>(.*?)</tr>", section)
+    assert row, section
+    differences = [0, 0, 1, 0]
+    stderr = math.sqrt(sum((d - 0.25) ** 2 for d in differences) / 3 / 4)
+    cells = re.findall(r"<td class=num>(.*?)</td>", row.group(1))
+    assert cells == ["4", "<b>+0.250</b>", f"[{0.25 - 1.959964 * stderr:+.3f}, {0.25 + 1.959964 * stderr:+.3f}]",
+                     f"{math.erfc(0.25 / stderr / math.sqrt(2)):.3f}", "1 / 0"]
+    assert section.count("<tr><td>") == 1  # mmlu and mt_bench have one model each: nothing to compare
 
 
 def test_heat_map_normalizes_by_the_metric_range():

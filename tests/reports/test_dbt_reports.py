@@ -1,5 +1,6 @@
 """`dbt build` of dbt_reports/ on the fixture results (conftest.py): the marts hold the values computed by hand,
-and a result outside its metric's range fails the build before it reaches the marts."""
+keep results of different profiles and variants apart, carry the intervals and standard errors scoring.stats
+computed (one formula), and a result outside its metric's range fails the build before it reaches the marts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import duckdb
 import pytest
 
 from llmeval_assets.defs.reports import run_dbt_build
+from llmeval_assets.scoring.stats import interval_95, mean_stderr
 from tests.reports.conftest import DENSE, GSM8K_SPEC, MOE, MT_BENCH_JUDGE, write_results_duckdb
 
 
@@ -37,7 +39,8 @@ def test_every_model_unit_test_and_data_test_passes(built):
 def test_leaderboard_shows_the_current_spec_only(built):
     duckdb_path, _ = built
     rows = query(duckdb_path, "select model, dataset, metric, spec_hash, value, n, model_display_name, "
-                              "active_params_b from reports.leaderboard order by model, dataset")
+                              "active_params_b from reports.leaderboard where profile = 'default' "
+                              "order by model, dataset")
     assert [(r[0], r[1]) for r in rows] == [(MOE, "gsm8k"), (MOE, "mmlu"), (MOE, "mt_bench"), (DENSE, "gsm8k")]
     moe_gsm8k = rows[0]
     # the older spec scored 0.75 and the secondary metric strict_match 0.0: neither shows, nor a mix of them
@@ -51,19 +54,37 @@ def test_leaderboard_shows_the_current_spec_only(built):
 
 def test_leaderboard_says_who_judged_only_for_judged_benchmarks(built):
     duckdb_path, _ = built
-    rows = query(duckdb_path, "select model, dataset, judge from reports.leaderboard order by model, dataset")
-    assert rows == [(MOE, "gsm8k", None), (MOE, "mmlu", None), (MOE, "mt_bench", MT_BENCH_JUDGE),
+    rows = query(duckdb_path, "select model, dataset, judge from reports.leaderboard order by model, dataset, "
+                              "profile")
+    assert rows == [(MOE, "gsm8k", None), (MOE, "mmlu", None), (MOE, "mmlu", None), (MOE, "mt_bench", MT_BENCH_JUDGE),
                     (DENSE, "gsm8k", None)]
 
 
-def test_leaderboard_confidence_interval(built):
+def test_leaderboard_keeps_profiles_and_variants_apart_and_says_what_each_reproduces(built):
+    duckdb_path, _ = built
+    rows = query(duckdb_path, "select profile, variant, num_fewshot, is_chat_template, reference, value "
+                              f"from reports.leaderboard where model = '{MOE}' and dataset = 'mmlu' order by profile")
+    assert rows == [("default", "chat_5shot", 5, True, "Llama 3.1 model card (lm-eval mmlu_llama)", 0.5),
+                    ("lm_eval", "0shot", 0, False, "lm-evaluation-harness mmlu", 0.75)]
+    # a category's mean is per profile: the lm_eval result is never averaged with the default profile's
+    summary = query(duckdb_path, "select profile, datasets_evaluated, mean_normalized_score "
+                                 "from reports.category_summary where category = 'mixture_of_experts' "
+                                 f"and model = '{MOE}' order by profile")
+    assert [(p, n) for p, n, _ in summary] == [("default", 3), ("lm_eval", 1)]
+    assert summary[1][2] == pytest.approx(0.75)
+
+
+def test_leaderboard_confidence_interval_is_the_one_scoring_computed(built):
     duckdb_path, _ = built
     [(value, stderr, ci_low, ci_high)] = query(
         duckdb_path, f"select value, stderr, ci_low, ci_high from reports.leaderboard "
-                     f"where model = '{MOE}' and dataset = 'mmlu'")
-    assert (ci_low, ci_high) == pytest.approx((value - 1.96 * stderr, value + 1.96 * stderr))
-    # qwen25_7b's gsm8k (0.25 +- 1.96 x 0.25) is clipped to the metric's range
-    assert query(duckdb_path, f"select ci_low from reports.leaderboard where model = '{DENSE}'") == [(0.0,)]
+                     f"where model = '{MOE}' and dataset = 'mmlu' and profile = 'default'")
+    scores = [1, 1, 0, 1, 1, 0, 0, 0]
+    assert (value, stderr) == pytest.approx((0.5, mean_stderr(scores).stderr))
+    assert (ci_low, ci_high) == pytest.approx(interval_95(scores, 0.5, stderr))
+    # qwen25_7b's gsm8k, 1 of 4: Wilson's interval stays inside 0..1 without clipping to a point
+    [(low, high)] = query(duckdb_path, f"select ci_low, ci_high from reports.leaderboard where model = '{DENSE}'")
+    assert 0.0 <= low < 0.25 < high <= 1.0
 
 
 def test_category_summary_normalizes_mt_bench_and_counts_coverage(built):
@@ -71,7 +92,7 @@ def test_category_summary_normalizes_mt_bench_and_counts_coverage(built):
     [(in_category, evaluated, coverage, mean_score, in_mean)] = query(
         duckdb_path, "select datasets_in_category, datasets_evaluated, coverage, mean_normalized_score, "
                      f"datasets_in_mean from reports.category_summary where category = 'mixture_of_experts' "
-                     f"and model = '{MOE}'")
+                     f"and model = '{MOE}' and profile = 'default'")
     [(listed,)] = query(duckdb_path, "select count(*) from evals.dataset_categories "
                                      "where category = 'mixture_of_experts' and is_supported")
     assert (in_category, evaluated, in_mean) == (listed, 3, 3)
@@ -83,11 +104,12 @@ def test_category_summary_normalizes_mt_bench_and_counts_coverage(built):
 def test_subject_breakdown_per_mmlu_subject_and_mt_bench_category(built):
     duckdb_path, _ = built
     rows = query(duckdb_path, "select dataset, item_group, value, stderr, n from reports.subject_breakdown "
-                              f"where model = '{MOE}' order by dataset, item_group")
+                              f"where model = '{MOE}' and profile = 'default' order by dataset, item_group")
     assert [r[:2] for r in rows] == [("mmlu", "abstract_algebra"), ("mmlu", "anatomy"),
                                      ("mt_bench", "math"), ("mt_bench", "writing")]
     algebra, anatomy, math_category, _ = rows
-    assert algebra[2:] == pytest.approx((0.75, math.sqrt(0.75 * 0.25 / 4), 4))  # binomial for 0/1 scores
+    # scoring.stats.mean_stderr for 0/1 scores too (sample variance, n - 1), the formula of every other stderr
+    assert algebra[2:] == pytest.approx((0.75, math.sqrt(0.75 * 0.25 * 4 / 3 / 4), 4))
     assert anatomy[2] == pytest.approx(0.25)
     # judge scores 6.0 and 8.2: sample std / sqrt(n)
     sample_std = math.sqrt(((6.0 - 7.1) ** 2 + (8.2 - 7.1) ** 2) / (2 - 1))
@@ -110,7 +132,7 @@ def test_efficiency_divides_by_active_parameters_and_shares_run_gpu_time_by_toke
     duckdb_path, _ = built
     rows = {r[0]: r[1:] for r in query(
         duckdb_path, "select model || '/' || dataset, score_per_active_billion_params, gpu_seconds_per_100_samples, "
-                     "tokens_per_second from reports.efficiency")}
+                     "tokens_per_second from reports.efficiency where profile = 'default'")}
     per_active_b, gpu_per_100, tokens_per_second = rows[f"{MOE}/mmlu"]
     assert per_active_b == pytest.approx(0.5 / 12.9)  # active, not total (46.7B), parameters
     # run-moe's 340 GPU seconds, mmlu's share 4000 of 12600 tokens, over its 8 items
@@ -123,7 +145,8 @@ def test_efficiency_divides_by_active_parameters_and_shares_run_gpu_time_by_toke
 def test_a_value_outside_its_metric_range_fails_the_build(tmp_path):
     duckdb_path = write_results_duckdb(tmp_path / "results.duckdb")
     with duckdb.connect(str(duckdb_path)) as con:
-        con.execute(f"update evals.metrics set value = 1.5 where model = '{MOE}' and dataset = 'mmlu'")
+        con.execute(f"update evals.metrics set value = 1.5 where model = '{MOE}' and dataset = 'mmlu' "
+                    "and item_group is null")
     statuses = dict(run_dbt_build(duckdb_path, target_path=tmp_path / "target"))
     failed = [name for name, status in statuses.items() if status == "fail"]
     assert failed and all(name.startswith("accepted_range_stg_metrics_value") for name in failed), failed

@@ -22,13 +22,14 @@ dataset_tokens as (
         run_id,
         model,
         dataset,
+        profile,
         spec_hash,
         count(*) as samples,
         sum(tokens_in)::bigint as tokens_in,
         sum(tokens_out)::bigint as tokens_out
 
     from predictions
-    group by run_id, model, dataset, spec_hash
+    group by run_id, model, dataset, profile, spec_hash
 
 ),
 
@@ -63,6 +64,7 @@ final as (
         token_shares.run_id,
         token_shares.model,
         token_shares.dataset,
+        token_shares.profile,
         token_shares.spec_hash,
         token_shares.samples,
         token_shares.tokens_in,

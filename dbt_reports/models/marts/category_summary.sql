@@ -1,5 +1,7 @@
--- Per category and member model: how many of the category's datasets have a leaderboard result, and the mean of
--- those results after mapping each primary metric onto 0..1 by its declared range.
+-- Per category, member model and profile: how many of the category's datasets have a leaderboard result under
+-- that profile, and the mean of those results after mapping each primary metric onto 0..1 by its declared range.
+-- Results of different profiles are never averaged together; a member without any result has one row whose
+-- profile is null.
 
 with
 
@@ -18,6 +20,16 @@ dataset_categories as (
 leaderboard as (
 
     select * from {{ ref('leaderboard') }}
+
+),
+
+model_profiles as (
+
+    select distinct
+        model,
+        profile
+
+    from leaderboard
 
 ),
 
@@ -42,6 +54,7 @@ pair_results as (
     select
         category_pairs.category,
         category_pairs.model,
+        model_profiles.profile,
         category_pairs.dataset,
         category_pairs.is_primary,
         leaderboard.value,
@@ -53,9 +66,12 @@ pair_results as (
         end as normalized_value
 
     from category_pairs
+    left join model_profiles
+        on category_pairs.model = model_profiles.model
     left join leaderboard
         on category_pairs.model = leaderboard.model
         and category_pairs.dataset = leaderboard.dataset
+        and model_profiles.profile = leaderboard.profile
 
 ),
 
@@ -64,6 +80,7 @@ final as (
     select
         category,
         model,
+        profile,
         count(*) as datasets_in_category,
         count(value) as datasets_evaluated,
         count(value) / count(*) as coverage,
@@ -73,7 +90,7 @@ final as (
         count(normalized_value) as datasets_in_mean
 
     from pair_results
-    group by category, model
+    group by category, model, profile
 
 )
 

@@ -21,6 +21,7 @@ result_costs as (
     select
         model,
         dataset,
+        profile,
         spec_hash,
         sum(samples)::bigint as samples_costed,
         sum(tokens_in + tokens_out)::bigint as tokens,
@@ -28,7 +29,7 @@ result_costs as (
         sum(inference_s) as inference_s
 
     from allocated_costs
-    group by model, dataset, spec_hash
+    group by model, dataset, profile, spec_hash
 
 ),
 
@@ -39,6 +40,8 @@ final as (
         leaderboard.model,
         leaderboard.model_display_name,
         leaderboard.dataset,
+        leaderboard.profile,
+        leaderboard.variant,
         leaderboard.metric,
         leaderboard.spec_hash,
 
@@ -58,6 +61,7 @@ final as (
     left join result_costs
         on leaderboard.model = result_costs.model
         and leaderboard.dataset = result_costs.dataset
+        and leaderboard.profile = result_costs.profile
         and leaderboard.spec_hash = result_costs.spec_hash
 
 )

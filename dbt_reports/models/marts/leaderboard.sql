@@ -1,6 +1,9 @@
--- The primary metric of every (model, dataset) result, computed from the spec that evals.partitions records as
--- current. Older spec hashes stay in evals.metrics, but they are different evaluations (another prompt, sample
--- count or scorer): they are never averaged in.
+-- The primary metric of every (model, dataset, profile) result, computed from the spec that evals.partitions
+-- records as current, with how it was evaluated: the profile, the benchmark variant, its few-shot count and chat
+-- template use, and the published setting it reproduces. Results of other profiles or variants are other rows,
+-- never averaged in or ranked together; older spec hashes stay in evals.metrics, but they are different
+-- evaluations (another prompt, sample count or scorer). The 95% interval is the one scoring.stats computed with the
+-- result (Wilson for 0/1 scores, so it never collapses at 0% or 100%), not a second formula.
 
 with
 
@@ -26,6 +29,12 @@ current_primary_metrics as (
 
     select
         metrics.*,
+        partitions.profile_label,
+        partitions.variant,
+        partitions.num_fewshot,
+        partitions.is_chat_template,
+        partitions.reference,
+        partitions.is_fixture,
         partitions.dataset_version,
         partitions.weights_revision,
         partitions.run_id,
@@ -36,8 +45,10 @@ current_primary_metrics as (
     inner join partitions
         on metrics.model = partitions.model
         and metrics.dataset = partitions.dataset
+        and metrics.profile = partitions.profile
         and metrics.spec_hash = partitions.spec_hash
     where metrics.is_primary
+        and metrics.item_group is null
 
 ),
 
@@ -48,26 +59,23 @@ final as (
         current_primary_metrics.model,
         models.display_name as model_display_name,
         current_primary_metrics.dataset,
+        current_primary_metrics.profile,
         current_primary_metrics.metric,
         current_primary_metrics.spec_hash,
 
-        -- score; normal-approximation 95% interval, clipped to the metric's range
+        -- how it was evaluated
+        current_primary_metrics.profile_label,
+        current_primary_metrics.variant,
+        current_primary_metrics.num_fewshot,
+        current_primary_metrics.is_chat_template,
+        current_primary_metrics.reference,
+        current_primary_metrics.is_fixture,
+
+        -- score and its 95% interval (computed with the result by scoring.stats.interval_95)
         current_primary_metrics.value,
         current_primary_metrics.stderr,
-        case
-            when current_primary_metrics.stderr is not null
-                then greatest(
-                    current_primary_metrics.value - 1.96 * current_primary_metrics.stderr,
-                    coalesce(current_primary_metrics.value_min, '-infinity'::double)
-                )
-        end as ci_low,
-        case
-            when current_primary_metrics.stderr is not null
-                then least(
-                    current_primary_metrics.value + 1.96 * current_primary_metrics.stderr,
-                    coalesce(current_primary_metrics.value_max, 'infinity'::double)
-                )
-        end as ci_high,
+        current_primary_metrics.ci_low,
+        current_primary_metrics.ci_high,
         current_primary_metrics.n,
         current_primary_metrics.n_clusters,
         current_primary_metrics.value_min,

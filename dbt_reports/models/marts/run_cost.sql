@@ -16,6 +16,7 @@ final as (
         run_id,
         model,
         datasets,
+        profile,
         backend,
         backend_version,
         device,

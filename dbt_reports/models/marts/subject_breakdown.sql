@@ -1,5 +1,7 @@
--- The leaderboard's primary metric broken down by item group (MMLU subject, MT-Bench category, ...), recomputed
--- from the per-item scores of the same current spec. Datasets without item groups have no rows here.
+-- The leaderboard's primary metric broken down by item group (MMLU subject, MT-Bench category, ...): the per-group
+-- values, standard errors and intervals that scoring computed with the result (evals.metrics rows with an
+-- item_group), so every standard error in the reports comes from one formula (scoring.stats). Datasets without
+-- item groups have no rows here.
 
 with
 
@@ -9,74 +11,38 @@ leaderboard as (
 
 ),
 
-sample_scores as (
+metrics as (
 
-    select * from {{ ref('stg_sample_scores') }}
-
-),
-
-current_primary_scores as (
-
-    select
-        sample_scores.model,
-        sample_scores.dataset,
-        sample_scores.item_group,
-        sample_scores.metric,
-        sample_scores.spec_hash,
-        sample_scores.value,
-        leaderboard.value_min,
-        leaderboard.value_max
-
-    from sample_scores
-    inner join leaderboard
-        on sample_scores.model = leaderboard.model
-        and sample_scores.dataset = leaderboard.dataset
-        and sample_scores.spec_hash = leaderboard.spec_hash
-        and sample_scores.metric = leaderboard.metric
-    where sample_scores.item_group is not null
-        and sample_scores.value is not null
-
-),
-
-aggregated as (
-
-    select
-        model,
-        dataset,
-        item_group,
-        metric,
-        spec_hash,
-        value_min,
-        value_max,
-        avg(value) as value,
-        count(*) as n,
-        bool_and(value in (0, 1)) as is_binary,
-        stddev_samp(value) as value_stddev
-
-    from current_primary_scores
-    group by model, dataset, item_group, metric, spec_hash, value_min, value_max
+    select * from {{ ref('stg_metrics') }}
 
 ),
 
 final as (
 
     select
-        model,
-        dataset,
-        item_group,
-        metric,
-        spec_hash,
-        value,
-        -- binomial standard error for 0/1 scores, standard error of the mean otherwise (NULL for one item)
-        case
-            when is_binary then sqrt(value * (1 - value) / n)
-            else value_stddev / sqrt(n)
-        end as stderr,
-        n,
-        value_min,
-        value_max
+        metrics.model,
+        metrics.dataset,
+        metrics.profile,
+        metrics.item_group,
+        metrics.metric,
+        metrics.spec_hash,
+        leaderboard.variant,
+        metrics.value,
+        metrics.stderr,  -- sample std / sqrt(n) (scoring.stats.mean_stderr); null for a one-item group
+        metrics.ci_low,
+        metrics.ci_high,
+        metrics.n,
+        metrics.value_min,
+        metrics.value_max
 
-    from aggregated
+    from metrics
+    inner join leaderboard
+        on metrics.model = leaderboard.model
+        and metrics.dataset = leaderboard.dataset
+        and metrics.profile = leaderboard.profile
+        and metrics.spec_hash = leaderboard.spec_hash
+        and metrics.metric = leaderboard.metric
+    where metrics.item_group is not null
 
 )
 

@@ -12,14 +12,18 @@ renamed as (
         -- ids
         model,
         dataset,
+        profile,
         spec_hash,
         metric,
+        item_group,  -- null: the whole dataset; else one group (MMLU subject, ...) of the same result
 
         -- numerics
         value,
         stderr,
         n,
         n_clusters,
+        ci_low,  -- 95%, scoring.stats.interval_95 (Wilson for 0/1 scores): computed once, in Python
+        ci_high,
         value_min,
         value_max,
 

@@ -12,12 +12,16 @@ renamed as (
         -- ids
         model,
         dataset,
+        profile,
         spec_hash,
         item_id,
         item_group,
         run_id,
         prompt_hash,
         weights_revision,
+        engine_hash,
+        tokenizer_hash,
+        request_digest,
 
         -- outputs
         outputs,

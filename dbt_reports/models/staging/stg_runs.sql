@@ -13,6 +13,7 @@ renamed as (
         run_id,
         model,
         datasets,
+        profile,
 
         -- engine
         backend,

@@ -12,6 +12,7 @@ renamed as (
         -- ids
         model,
         dataset,
+        profile,
         spec_hash,
         item_id,
         item_group,
@@ -21,6 +22,7 @@ renamed as (
         value,
         answer,
         target,
+        explanation,
 
         -- booleans
         unanswered as is_unanswered
