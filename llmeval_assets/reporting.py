@@ -63,10 +63,12 @@ def leaderboard_rows(category: str | None = None, path: Path | None = None) -> l
     of other specs are never mixed in)."""
     con = connect_read_only(path or results_db_path())
     with con:
-        recorded = ("partitions", "judge") in table_columns(con, "evals")
+        columns = table_columns(con, "evals")
+        recorded = ("partitions", "judge") in columns
+        fixture = "coalesce(p.fixture, false)" if ("partitions", "fixture") in columns else "false"
         query = f"""
             select m.model, m.dataset, m.metric, m.value, m.stderr, m.n, m.is_primary, m.spec_hash,
-                   {"nullif(p.judge, '')" if recorded else "null"} as judge
+                   {"nullif(p.judge, '')" if recorded else "null"} as judge, {fixture} as fixture
             from evals.metrics m
             join evals.partitions p using (model, dataset, spec_hash)
             where ($category is null

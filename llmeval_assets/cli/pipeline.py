@@ -207,6 +207,10 @@ def register(app: typer.Typer) -> None:
             note = judge_note(r["model"], r["judge"]) if r["is_primary"] else None
             if note:
                 console.print(f"{r['model']} / {r['dataset']}: {note}", highlight=False)
+            if r["is_primary"] and r.get("fixture"):
+                console.print(f"{r['model']} / {r['dataset']}: computed on a hand-built FIXTURE, not the "
+                              "benchmark's data (no offline copy exists): says nothing about the model",
+                              highlight=False)
 
     @app.command()
     def ui() -> None:
