@@ -12,6 +12,7 @@ from PIL import Image
 
 from llmeval_assets.engine.requests import GenerateRequest, ImageInput, Sampling
 from llmeval_assets.engine.tiny_vlm import IMAGE_TOKEN, IMAGE_TOKENS, save_tiny_idefics3
+from llmeval_assets.engine.tokenization import RequestTokenizer
 from tests.engine.conftest import cpu_settings
 
 
@@ -34,7 +35,7 @@ def unstarted_engine(checkpoint: Path, **settings: object):
 
     engine = object.__new__(VLLMEngine)
     engine.settings = cpu_settings("tiny_vlm", 512, **settings)
-    engine._tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    engine._encoder = RequestTokenizer(AutoTokenizer.from_pretrained(checkpoint))
     return engine
 
 
@@ -49,7 +50,7 @@ def test_prompt_and_images_as_vllm_processes_them(checkpoint):
     assert problem is None
     images = prompt["multi_modal_data"]["image"]
     assert [image.size for image in images] == [(90, 45), (50, 50)]  # the first downscaled to max_pixels
-    image_id = engine._tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
+    image_id = engine._encoder.tokenizer.convert_tokens_to_ids(IMAGE_TOKEN)
     assert prompt["prompt_token_ids"].count(image_id) == 2  # one placeholder per image, from the chat template
 
     config = ModelConfig(model=str(checkpoint), tokenizer=str(checkpoint), dtype="float32", max_model_len=512,
@@ -74,5 +75,5 @@ def test_placeholder_text_for_templates_without_image_parts(checkpoint):
     request = GenerateRequest("q", Sampling(), messages=({"role": "user", "content": "Which?"},),
                               images=(png("red", (8, 8)),))
     prompt, _ = engine._multimodal_prompt(request)
-    text = engine._tokenizer.decode(prompt["prompt_token_ids"])
+    text = engine._encoder.tokenizer.decode(prompt["prompt_token_ids"])
     assert text == "<|im_start|>user\n<image>\nWhich?<|im_end|>\n<|im_start|>assistant\n"
