@@ -141,7 +141,10 @@ def render_requests(requests: Sequence[dict[str, Any]]) -> str:
         kind = request.get("kind")
         if kind == "GenerateRequest":
             if request.get("messages"):
-                parts.append("\n".join(f"[{m.get('role')}] {m.get('content')}" for m in request["messages"]))
+                turns = [f"[{m.get('role')}] {m.get('content')}" for m in request["messages"]]
+                if request.get("assistant_prefix"):  # the reply as prefilled; the output continues it
+                    turns.append(f"[assistant, prefilled] {request['assistant_prefix']}")
+                parts.append("\n".join(turns))
             else:
                 parts.append(request.get("prompt") or "")
         elif kind == "LoglikelihoodRequest":

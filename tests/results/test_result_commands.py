@@ -66,8 +66,8 @@ def test_samples_as_text(results_env):
         in text
     assert "5 of 6 samples shown (the wrong ones; right = full marks on acc)" in text
     assert text.count("· WRONG ·") == 5 and "· RIGHT ·" not in text
-    # the prompt as sent: the chat rendered to text (here by the fake engine's template), the reply prefilled
-    assert "<|user|>\n    Given the following question" in text and "<|assistant|>\n    The best answer is" in text
+    # the prompt as sent: the conversation turn by turn, the reply's prefilled start
+    assert "[user] Given the following question" in text and "[assistant, prefilled] The best answer is" in text
     assert "output:\n    " in text and "\nanswer: " in text and "\ngold: " in text
 
 
