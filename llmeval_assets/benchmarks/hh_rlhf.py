@@ -29,11 +29,8 @@ from llmeval_assets.benchmarks.base import Item, register
 from llmeval_assets.benchmarks.harness_choice import HarnessChoiceBenchmark
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
-    hub_split,
-    load_hf_rows,
-    read_jsonl,
+    fixture_or_hub_rows,
     require,
-    unknown_source_error,
 )
 
 FIXTURE = Path(__file__).parent / "data" / "hh_rlhf_fixture.jsonl"
@@ -60,12 +57,7 @@ class HHRLHF(HarnessChoiceBenchmark):
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
         """source="offline": the hand-built fixture (not HH-RLHF data, so it needs no source arguments);
         source="hf": the registry's hub split. Pairs without a common dialogue before the last reply are left out."""
-        if source == "offline":
-            rows = [row for _, row in read_jsonl(FIXTURE, self.name)]
-        elif source == "hf":
-            rows = load_hf_rows(hub_split(self.name, source_args))
-        else:
-            raise unknown_source_error(self.name, source)
+        rows = fixture_or_hub_rows(self.name, FIXTURE, source, source_args)
         items = []
         for index, row in enumerate(rows):
             item_id = f"test-{index}"

@@ -28,11 +28,8 @@ from llmeval_assets.benchmarks.base import Item, register
 from llmeval_assets.benchmarks.harness_choice import HarnessChoiceBenchmark
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
-    hub_split,
-    load_hf_rows,
-    read_jsonl,
+    fixture_or_hub_rows,
     require,
-    unknown_source_error,
 )
 from llmeval_assets.scoring import choice_letters
 
@@ -53,12 +50,7 @@ class MedQA(HarnessChoiceBenchmark):
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
         """source="offline": the hand-built fixture (not MedQA data, so it needs no source arguments);
         source="hf": the registry's hub split."""
-        if source == "offline":
-            rows = [row for _, row in read_jsonl(FIXTURE, self.name)]
-        elif source == "hf":
-            rows = load_hf_rows(hub_split(self.name, source_args))
-        else:
-            raise unknown_source_error(self.name, source)
+        rows = fixture_or_hub_rows(self.name, FIXTURE, source, source_args)
         return [self._item(row, index) for index, row in enumerate(rows)]
 
     def _item(self, row: dict[str, Any], index: int) -> Item:

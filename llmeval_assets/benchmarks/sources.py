@@ -118,6 +118,16 @@ def source_rows(dataset: str, source: str, source_args: dict[str, Any],
     raise unknown_source_error(dataset, source)
 
 
+def fixture_or_hub_rows(dataset: str, fixture: Path, source: str, source_args: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of a dataset with no offline copy: offline, its hand-built fixture (JSONL, not the benchmark's data,
+    so it needs no source arguments); "hf", its hub split."""
+    if source == "offline":
+        return [row for _, row in read_jsonl(fixture, dataset)]
+    if source == "hf":
+        return load_hf_rows(hub_split(dataset, source_args))
+    raise unknown_source_error(dataset, source)
+
+
 def offline_path(dataset: str, source_args: dict[str, Any], index: int = 0) -> Path:
     """The installed file or directory of the `index`-th offline source in `source_args["offline"]`."""
     sources = source_args.get("offline") or ()

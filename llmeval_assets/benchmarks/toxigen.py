@@ -23,7 +23,7 @@ from typing import Any
 
 from llmeval_assets.benchmarks.base import Item, register
 from llmeval_assets.benchmarks.harness_choice import HarnessChoiceBenchmark
-from llmeval_assets.benchmarks.sources import hub_split, load_hf_rows, read_jsonl, require, unknown_source_error
+from llmeval_assets.benchmarks.sources import fixture_or_hub_rows, require
 
 FIXTURE = Path(__file__).parent / "data" / "toxigen_fixture.jsonl"
 ANSWERS = ("No", "Yes")
@@ -40,12 +40,7 @@ class ToxiGen(HarnessChoiceBenchmark):
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
         """source="offline": the hand-built fixture (not ToxiGen data, so it needs no source arguments);
         source="hf": the registry's hub split."""
-        if source == "offline":
-            rows = [row for _, row in read_jsonl(FIXTURE, self.name)]
-        elif source == "hf":
-            rows = load_hf_rows(hub_split(self.name, source_args))
-        else:
-            raise unknown_source_error(self.name, source)
+        rows = fixture_or_hub_rows(self.name, FIXTURE, source, source_args)
         return [self._item(row, index) for index, row in enumerate(rows)]
 
     def _item(self, row: dict[str, Any], index: int) -> Item:

@@ -36,12 +36,9 @@ from llmeval_assets.benchmarks.generation import predictions_by_item
 from llmeval_assets.benchmarks.multiple_choice import MultipleChoiceBenchmark
 from llmeval_assets.benchmarks.sources import (
     DatasetFormatError,
-    hub_split,
-    load_hf_rows,
-    read_jsonl,
+    fixture_or_hub_rows,
     require,
     require_str_list,
-    unknown_source_error,
 )
 from llmeval_assets.engine.requests import Sampling
 
@@ -76,12 +73,7 @@ class TruthfulQA(MultipleChoiceBenchmark):
     def load_items(self, source: str = "offline", **source_args: Any) -> list[Item]:
         """source="offline": the hand-built fixture (not TruthfulQA data, so it needs no source arguments);
         source="hf": the registry's hub split."""
-        if source == "offline":
-            rows = [row for _, row in read_jsonl(FIXTURE, self.name)]
-        elif source == "hf":
-            rows = load_hf_rows(hub_split(self.name, source_args))
-        else:
-            raise unknown_source_error(self.name, source)
+        rows = fixture_or_hub_rows(self.name, FIXTURE, source, source_args)
         return [self._item(row, index) for index, row in enumerate(rows)]
 
     def _item(self, row: dict[str, Any], index: int) -> Item:

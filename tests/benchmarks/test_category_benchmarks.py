@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from llmeval_assets.benchmarks import Prediction, get_benchmark
+from llmeval_assets.benchmarks import Prediction, get_benchmark, sources
 from llmeval_assets.benchmarks.sources import DatasetFormatError
 from tests.benchmarks.data import load_test_items, registry_source_args
 from tests.benchmarks.fakes import FakeEngine
@@ -15,7 +15,9 @@ from tests.benchmarks.fakes import FakeEngine
 
 def hub_items(monkeypatch, dataset: str, rows: list[dict]):
     module = __import__(f"llmeval_assets.benchmarks.{dataset}", fromlist=["load_hf_rows"])
-    monkeypatch.setattr(module, "load_hf_rows", lambda split: rows)
+    for holder in (sources, module):  # a loader calls it through sources.py or imports it itself
+        if hasattr(holder, "load_hf_rows"):
+            monkeypatch.setattr(holder, "load_hf_rows", lambda split: rows)
     return get_benchmark(dataset).load_items("hf", **registry_source_args(dataset, "hf"))
 
 
