@@ -34,8 +34,6 @@ _LEADING_LETTER = re.compile(r"^\s*([A-Z])\.")
 class AI2D(VisualChoiceBenchmark):
     name = "ai2d"
     version = "1"
-    default_variant = "lmms_eval"
-    chat_variant = "lmms_eval"
     max_tokens = 16
 
     def item_from_row(self, row: dict[str, Any], index: int) -> Item:

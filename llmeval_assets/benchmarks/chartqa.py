@@ -47,8 +47,6 @@ def clean_answer(text: str) -> str:
 class ChartQA(VisualQABenchmark):
     name = "chartqa"
     version = "1"
-    default_variant = "lmms_eval"
-    chat_variant = "lmms_eval"
     max_tokens = 16
 
     def item_from_row(self, row: dict[str, Any], index: int) -> Item:

@@ -50,8 +50,6 @@ def anls(prediction: str, answers: Sequence[str]) -> float:
 class DocVQA(VisualQABenchmark):
     name = "docvqa"
     version = "1"
-    default_variant = "lmms_eval"
-    chat_variant = "lmms_eval"
     max_tokens = 32
 
     def item_from_row(self, row: dict[str, Any], index: int) -> Item:

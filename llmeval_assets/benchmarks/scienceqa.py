@@ -30,8 +30,6 @@ POST_PROMPT = "\nAnswer with the option's letter from the given choices directly
 class ScienceQA(VisualChoiceBenchmark):
     name = "scienceqa"
     version = "1"
-    default_variant = "lmms_eval"
-    chat_variant = "lmms_eval"
     max_tokens = 16
 
     def item_from_row(self, row: dict[str, Any], index: int) -> Item:

@@ -50,8 +50,6 @@ def vqa_accuracy(prediction: str, answers: Sequence[str]) -> float:
 class TextVQA(VisualQABenchmark):
     name = "textvqa"
     version = "1"
-    default_variant = "lmms_eval"
-    chat_variant = "lmms_eval"
     max_tokens = 16
 
     def item_from_row(self, row: dict[str, Any], index: int) -> Item:

@@ -90,6 +90,9 @@ class VisualQABenchmark(Benchmark):
     are chat models)."""
 
     hf_image_field = "image"
+    # one variant, lmms-eval's default prompt, for every model (vision-language models are chat models)
+    default_variant = "lmms_eval"
+    chat_variant = "lmms_eval"
     max_tokens = 16  # lmms-eval max_new_tokens of the task
     post_prompt = ""
 
