@@ -33,8 +33,8 @@ from lm_eval_reference import (
     task,
 )
 
+from llmeval_assets.engine.tokenization import RequestTokenizer
 from llmeval_assets.engine.transformers_engine import DEFAULT_MAX_BATCH_TOKENS, TransformersEngine
-from llmeval_assets.engine.vllm_engine import encode_pair
 from llmeval_assets.registry import load_registry
 
 DATASETS = ("arc_challenge", "hellaswag")
@@ -56,7 +56,7 @@ def main() -> None:
     lm = hf_lm(checkpoint, args.batch_size, MAX_MODEL_LEN)
     reference = {t.dataset: lm_eval_loglikelihoods(lm, loglikelihood_requests(t)) for t in tasks}
     lm_eval_s = time.perf_counter() - began
-    tokenizer = lm.tokenizer
+    encoder = RequestTokenizer(lm.tokenizer)
     del lm
     gc.collect()
 
@@ -81,7 +81,7 @@ def main() -> None:
         mine_picks, their_picks = picks(t, mine), picks(t, theirs)
         agree = {metric: sum(a[metric] == b[metric] for a, b in zip(mine_picks, their_picks, strict=True))
                  / len(t.items) for metric in t.spec.metrics}
-        lm_eval_tokens = sum(len(c) + len(x) for c, x in (encode_pair(tokenizer, r.context, r.continuation)
+        lm_eval_tokens = sum(len(c) + len(x) for c, x in (encoder.encode_pair(r.context, r.continuation)
                                                           for r in loglikelihood_requests(t)))
         rows.append({"dataset": t.dataset, "items": len(t.items), "agreement": agree,
                      "max_abs_delta_loglik": delta,
