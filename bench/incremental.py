@@ -3,8 +3,9 @@ plans, and how long a re-run with nothing changed takes.
 
 Every valid (model, dataset) pair of the shipped registry is first recorded as evaluated (fabricated scores in a
 temporary results lake: no model runs, only the bookkeeping the planner reads). Then:
-  1. one model is added to the registry, and the registry sensor's tick is evaluated: it must request runs for
-     exactly that model's valid pairs;
+  1. the registry sensor takes its baseline (first tick: nothing scheduled), one model is added to the registry,
+     and the next tick is evaluated: it must request runs for exactly that model's valid pairs (its weights are a
+     labelled fixture, a local config.json: a hub model would be blocked on a machine without hub access);
   2. `llmeval evaluate --category C` is run for every category with nothing changed: it must launch nothing.
 
 Usage: .venv/bin/python bench/incremental.py        (prints figures; the last line is the summary)
@@ -85,10 +86,18 @@ def main() -> None:
     print(f"registry: {len(registry.models)} models, {len(registry.categories)} categories; "
           f"{recorded} valid (model, dataset) pairs recorded as evaluated")
 
+    defs = build_definitions(store=store)
+    sensor = defs.resolve_sensor_def("registry_sensor")
+    baseline = sensor(dg.build_sensor_context(instance=instance, definitions=defs, resources={"store": store}))
+    assert not baseline.run_requests, "the sensor's first tick must only take a baseline"
+
     # 1. add one model, as a user would: a models.yaml entry and a category membership
+    fixture_weights = work / "fixture_checkpoint"  # fixture: only the config.json the availability check reads
+    fixture_weights.mkdir()
+    (fixture_weights / "config.json").write_text("{}")
     models = yaml.safe_load((registry_dir / "models.yaml").read_text())
     models["models"]["new_model_8b"] = {**models["models"]["llama31_8b"], "display_name": "New model 8B",
-                                        "aliases": []}
+                                        "aliases": [], "local_path": str(fixture_weights)}
     (registry_dir / "models.yaml").write_text(yaml.safe_dump(models, sort_keys=False))
     categories = yaml.safe_load((registry_dir / "categories.yaml").read_text())
     categories["categories"]["general_purpose"]["models"].append("new_model_8b")
@@ -100,7 +109,8 @@ def main() -> None:
     defs = build_definitions(store=store)
     sensor = defs.resolve_sensor_def("registry_sensor")
     began = time.perf_counter()
-    result = sensor(dg.build_sensor_context(instance=instance, definitions=defs, resources={"store": store}))
+    result = sensor(dg.build_sensor_context(instance=instance, definitions=defs, cursor=baseline.cursor,
+                                            resources={"store": store}))
     tick_s = time.perf_counter() - began
     planned = {r.partition_key: sorted(k.path[-1].removeprefix("predictions_") for k in r.asset_selection
                                        if k.path[-1].startswith("predictions_")) for r in result.run_requests}

@@ -90,7 +90,8 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
         for s in model_work:
             log(f"{model} / {s.dataset}: {s.status} ({'; '.join(s.reasons)})")
         # the same run the sensor would ask for
-        request = model_run_request(registry, model, model_work, run_key_prefix="cli", profile=choice)
+        request = model_run_request(registry, model, model_work, run_key_prefix="cli", profile=choice,
+                                     samples=samples)
         _execute(defs, EVALUATE_JOB, instance, summary, partition_key=model, run_config={**run_config, **quiet},
                  tags=request.tags, asset_selection=request.asset_selection)
     log("refreshing the DuckDB tables, the dbt reports and the HTML report")

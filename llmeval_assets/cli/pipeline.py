@@ -44,7 +44,7 @@ from llmeval_assets.cli.registry import (
     emit_json,
     err_console,
     fail,
-    gated_models,
+    blocked_weights,
     judge_or_exit,
     load_or_exit,
     partition_statuses,
@@ -180,11 +180,11 @@ def register(app: typer.Typer) -> None:
 
         plan = plan_or_exit(reg, choice=choice, **selection)
         statuses = partition_statuses(reg, plan.as_dict()["partitions"], samples, judging, choice, preset)
-        gated = gated_models(reg, sorted({s["model"] for s in statuses if s["status"] != "fresh"}))
-        if gated:  # its run would fail only after the others, when it fetches the weights
+        blocked = blocked_weights(reg, {s["model"] for s in statuses if s["status"] != "fresh"})
+        if blocked:  # its run would fail only after the others, when it fetches the weights
             err_console.print("error: cannot fetch the weights of " + "; ".join(
-                f"{key}: {reason}" for key, reason in gated.items()) + "; nothing was run (choose other models with "
-                "--model)", highlight=False, markup=False)
+                f"{key}: {reason}" for key, reason in sorted(blocked.items())) + "; nothing was run (choose other "
+                "models with --model)", highlight=False, markup=False)
             raise typer.Exit(1)
         if all(s["status"] == "fresh" for s in statuses) and not reports_out_of_date(ResultsLake(lake_dir())):
             # answered without starting Dagster or an engine

@@ -334,7 +334,7 @@ def register(app: typer.Typer) -> None:
              preset: str | None = PresetOption, include_optional: bool = IncludeOptionalOption,
              everything: bool = EverythingOption,
              gpu: str | None = typer.Option(None, "--gpu", help="GPU type for the memory check"),
-             status: bool = typer.Option(True, "--status/--no-status", help="Show fresh / stale / missing"),
+             status: bool = typer.Option(True, "--status/--no-status", help="Show fresh / stale / missing, and models whose weights cannot be had"),
              judge: str | None = JudgeOption, judge_max_tokens: int | None = JudgeMaxTokensOption,
              judge_rating_fallback: bool = JudgeRatingFallbackOption,
              profile: str | None = ProfileOption, variant: str | None = VariantOption,
@@ -359,7 +359,7 @@ def register(app: typer.Typer) -> None:
 
 def show_plan(reg: Registry, *, as_json: bool, status: bool, judge: JudgeChoice, choice: ProfileChoice,
               **selection: Any) -> dict[str, str]:
-    """Print the plan; returns the models with work to do whose weights cannot be fetched (gated, no token)."""
+    """Print the plan; returns the models with work to do whose weights cannot be had (see blocked_weights)."""
     judge_or_exit(reg, judge)
     plan = plan_or_exit(reg, choice=choice, **selection)
     payload = plan.as_dict()
@@ -367,19 +367,33 @@ def show_plan(reg: Registry, *, as_json: bool, status: bool, judge: JudgeChoice,
                                   selection.get("preset")) if status else None
     for partition, state in zip(payload["partitions"], statuses or [], strict=False):
         partition.update(status=state["status"], reasons=state["reasons"])
-    gated = gated_models(reg, sorted({s["model"] for s in statuses if s["status"] != "fresh"}) if statuses else
-                         [m.key for m in plan.models])
-    for key, reason in gated.items():
+    # --no-status looks at nothing outside the registry: neither the results nor the weights
+    blocked = blocked_weights(reg, {s["model"] for s in statuses or [] if s["status"] != "fresh"})
+    for planned in payload["models"]:
+        if planned["key"] in blocked:
+            planned["blocked"] = blocked[planned["key"]]
+    for key, reason in sorted(blocked.items()):
         err_console.print(f"warning: {key}: {reason}; a run would fail when it fetches the weights",
                           highlight=False, markup=False)
     if as_json:
         emit_json(payload)
-        return gated
+        return blocked
     print_plan(plan, statuses)
     if statuses:
         todo = sum(s["status"] != "fresh" for s in statuses)
         console.print(f"{todo} of {len(statuses)} partitions are stale or missing", highlight=False)
-    return gated
+    return blocked
+
+
+def blocked_weights(reg: Registry, models: set[str]) -> dict[str, str]:
+    """The models among `models` whose weights are neither here nor downloadable, with the reason (a run of
+    theirs cannot succeed; the registry sensor does not launch them). Asks the hub only about models not on disk."""
+    if not models:
+        return {}
+    from llmeval_assets.engine.weights import check_models
+
+    statuses = check_models({m: reg.models[m] for m in sorted(models)}, reg.root)
+    return {s.key: s.blocked_reason for s in statuses if not s.runnable}
 
 
 def partition_statuses(reg: Registry, partitions: list[dict[str, Any]], samples: int | None,
@@ -392,14 +406,6 @@ def partition_statuses(reg: Registry, partitions: list[dict[str, Any]], samples:
     lake = ResultsLake(lake_dir())
     return [partition_status(reg, lake, p["model"], p["dataset"], choice, samples, judge, preset=preset).as_dict()
             for p in partitions]
-
-
-def gated_models(reg: Registry, keys: list[str]) -> dict[str, str]:
-    """The models among `keys` that are gated while no HF_TOKEN is set (and not on this machine), with the reason."""
-    from llmeval_assets.engine.weights import gated_without_token
-
-    found = {key: gated_without_token(key, reg.models[key], reg.root) for key in keys}
-    return {key: reason for key, reason in found.items() if reason}
 
 
 def judge_or_exit(reg: Registry, judge: JudgeChoice) -> None:

@@ -48,7 +48,7 @@ def build_definitions(store: ResultsStore | None = None, engine: EngineResource 
     snapshot_datasets = dg.define_asset_job(SNAPSHOT_JOB, selection=dg.AssetSelection.groups("datasets"))
     refresh_reports = dg.define_asset_job(
         REPORTS_JOB, selection=dg.AssetSelection.assets(results_db, dbt_reports_assets, html_report))
-    sensors, schedules = build_automation(evaluate_model, snapshot_datasets, refresh_reports)
+    sensors, schedules = build_automation(evaluate_model, snapshot_datasets, refresh_reports, registry.automation)
     return dg.Definitions(
         assets=[*dataset_assets, model_weights, predictions, scores, results_db, dbt_reports_assets, html_report],
         jobs=[evaluate_model, snapshot_datasets, refresh_reports],

@@ -216,6 +216,15 @@ class ModelStatus:
     def as_dict(self) -> dict[str, str]:
         return {"key": self.key, "status": self.status.value, "reason": self.reason}
 
+    @property
+    def runnable(self) -> bool:
+        """The weights are here or can be downloaded: a run of this model can start."""
+        return self.status in (Availability.available, Availability.downloadable)
+
+    @property
+    def blocked_reason(self) -> str:
+        return f"blocked ({self.status.value}): {self.reason}"
+
 
 def check_model(key: str, entry: ModelEntry, registry_root: Path | None = None) -> ModelStatus:
     """Whether the model's weights are here or can be had, without downloading them. Never raises for a hub

@@ -8,6 +8,7 @@ import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 from llmeval_assets.paths import PROJECT_ROOT, llmeval_home
@@ -22,6 +23,7 @@ from llmeval_assets.registry.loader import (
 )
 from llmeval_assets.registry.presets import EngineSettings, engine_settings
 from llmeval_assets.registry.schema import (
+    AutomationEntry,
     CategoryEntry,
     DatasetEntry,
     GenerationSettings,
@@ -99,6 +101,7 @@ class Registry:
     dataset_aliases: dict[str, str]
     warnings: tuple[str, ...]
     digest: str  # sha256 over the registry files: changes whenever any of them does
+    automation: AutomationEntry = dataclass_field(default_factory=AutomationEntry)  # automation.yaml
 
     # --- names -------------------------------------------------------------------------------------------------
     def resolve_model(self, name: str) -> str:
@@ -197,6 +200,7 @@ def load_registry(registry_dir: Path | str | None = None, adhoc: Path | None = N
     profiles = parse_entries(REGISTRY_FILES["profiles"], raw["profiles"], ProfileEntry, problems)
     hardware = parse_single(REGISTRY_FILES["hardware"], raw["hardware"], HardwareEntry, problems) \
         if raw["hardware"] else None
+    automation = _read_automation(root, problems)
     if hardware is not None and hardware.default_gpu not in hardware.gpus:
         problems.append(Problem(REGISTRY_FILES["hardware"], "", "default_gpu",
                                 f"{hardware.default_gpu!r} is not one of gpus ({', '.join(hardware.gpus)})"))
@@ -216,12 +220,25 @@ def load_registry(registry_dir: Path | str | None = None, adhoc: Path | None = N
         raise RegistryError(root, _locate_adhoc(problems, adhoc_keys))
 
     digest = hashlib.sha256()
-    for filename in REGISTRY_FILES.values():
-        digest.update(filename.encode() + b"\0" + (root / filename).read_bytes())
+    for filename in [*REGISTRY_FILES.values(), AUTOMATION_FILE]:
+        if (root / filename).is_file():  # automation.yaml is optional
+            digest.update(filename.encode() + b"\0" + (root / filename).read_bytes())
     assert hardware is not None  # a missing or invalid hardware file is a problem raised above
     return Registry(
         root=root, models=models, categories=categories, datasets=datasets, presets=presets, profiles=profiles,
         hardware=hardware,
         model_aliases=model_aliases, dataset_aliases=dataset_aliases,
         warnings=tuple(uncategorized_warnings(categories, models)), digest=digest.hexdigest(),
+        automation=automation or AutomationEntry(),
     )
+
+
+AUTOMATION_FILE = "automation.yaml"
+
+
+def _read_automation(root: Path, problems: list[Problem]) -> AutomationEntry | None:
+    """registry/automation.yaml when it exists; without it automatic runs use each category's sample_limit."""
+    if not (root / AUTOMATION_FILE).is_file():
+        return AutomationEntry()
+    raw = read_section(root, "automation", problems, filename=AUTOMATION_FILE)
+    return parse_single(AUTOMATION_FILE, raw, AutomationEntry, problems) if raw else AutomationEntry()

@@ -75,9 +75,10 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def read_section(registry_dir: Path, section: str, problems: list[Problem]) -> dict[str, Any]:
+def read_section(registry_dir: Path, section: str, problems: list[Problem],
+                 filename: str | None = None) -> dict[str, Any]:
     """The mapping under the file's top-level `section:` key, or {} after recording a problem."""
-    filename = REGISTRY_FILES[section]
+    filename = filename or REGISTRY_FILES[section]
     path = registry_dir / filename
     if not path.is_file():
         problems.append(Problem(filename, "", "", f"file not found in {registry_dir}"))

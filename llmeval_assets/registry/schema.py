@@ -286,3 +286,12 @@ class HardwareEntry(Strict):
         if not v:
             raise ValueError("declare at least one GPU type")
         return v
+
+
+class AutomationEntry(Strict):
+    """What the registry sensor and the nightly schedule may start by themselves (registry/automation.yaml)."""
+
+    # samples per (model, dataset) pair that automatic runs request; None: each category's sample_limit
+    samples: PositiveInt | None = None
+    # the registry sensor evaluates models added or changed since the registry state it last acted on
+    evaluate_new_models: bool = True

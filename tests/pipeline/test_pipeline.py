@@ -83,23 +83,27 @@ def test_changing_one_prompt_reruns_only_that_dataset(pipeline_env, monkeypatch)
 def test_adding_a_model_requests_runs_for_exactly_its_valid_pairs(pipeline_env, tmp_path):
     from llmeval_assets.defs.build import build_definitions
 
+    def tick(registry_dir: Path, cursor: str | None) -> dg.SensorResult:
+        store = ResultsStore(home=str(pipeline_env.home), registry_dir=str(registry_dir))
+        defs = build_definitions(store=store)
+        sensor = defs.resolve_sensor_def("registry_sensor")
+        return sensor(dg.build_sensor_context(instance=get_instance(), definitions=defs, cursor=cursor,
+                                              resources={"store": store}))
+
+    baseline = tick(pipeline_env.registry_dir, None)
+    # tiny_a's hellaswag result is stale (the previous test's prompt edit was undone), but tiny_a is unchanged in
+    # the registry: the baseline lists it and schedules nothing
+    assert baseline.run_requests == [] and "1 stale or missing pair(s) of 1 model(s)" in \
+        baseline.skip_reason.skip_message
     grown = write_registry(tmp_path / "registry", pipeline_env.checkpoint, ["tiny_a", "tiny_b"],
                            extra_models=["tiny_unplaced"])
-    store = ResultsStore(home=str(pipeline_env.home), registry_dir=str(grown))
-    defs = build_definitions(store=store)
-    sensor = defs.resolve_sensor_def("registry_sensor")
-    instance = get_instance()
-    result = sensor(dg.build_sensor_context(instance=instance, definitions=defs, resources={"store": store}))
+    result = tick(grown, baseline.cursor)
     [add] = result.dynamic_partitions_requests
     assert sorted(add.partition_keys) == ["tiny_b"]  # tiny_a is known; tiny_unplaced has no valid pair
-    requests = {r.partition_key: r for r in result.run_requests}
-    assert set(requests) == {"tiny_a", "tiny_b"}
-    assert {k.to_user_string() for k in requests["tiny_b"].asset_selection} == {
+    [request] = result.run_requests
+    assert request.partition_key == "tiny_b"
+    assert {k.to_user_string() for k in request.asset_selection} == {
         "model_weights", *(f"predictions_{d}" for d in DATASETS), *(f"scores_{d}" for d in DATASETS)}
-    # the previous test's prompt edit was undone, so tiny_a's hellaswag result is stale again (and only that)
-    assert {k.to_user_string() for k in requests["tiny_a"].asset_selection} == {
-        "model_weights", "predictions_hellaswag", "scores_hellaswag"}
-    request = requests["tiny_b"]
     assert request.job_name == "evaluate_model"
     assert request.tags["gpu"] == "1"
 
