@@ -4,10 +4,12 @@ materializations appear in the UI. Only stale or missing partitions run, one run
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import os
 import socket
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from llmeval_assets.defs.automation import (
 from llmeval_assets.defs.build import build_definitions, default_engine
 from llmeval_assets.defs.partitions import models_partitions
 from llmeval_assets.defs.resources import ResultsStore
+from llmeval_assets.engine.lifeline import stray_engines
 from llmeval_assets.engine.resource import EngineResource
 from llmeval_assets.evaluation import PartitionStatus, partition_status
 from llmeval_assets.instance import get_instance
@@ -51,8 +54,11 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
     samples = selection.get("samples")
     store = ResultsStore(registry_dir=str(registry_dir) if registry_dir else None)
     lake = store.lake
-    statuses = [partition_status(registry, lake, p.model, p.dataset, choice, samples, judge,
-                                 preset=selection.get("preset")) for p in plan.partitions]
+
+    def status_of(model: str, dataset: str) -> PartitionStatus:
+        return partition_status(registry, lake, model, dataset, choice, samples, judge, preset=selection.get("preset"))
+
+    statuses = [status_of(p.model, p.dataset) for p in plan.partitions]
     work: dict[str, list[PartitionStatus]] = {}
     for status in statuses:
         if status.status != "fresh":
@@ -67,6 +73,8 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
     instance = get_instance()
     for run_id in reap_orphaned_runs(instance):
         log(f"marked run {run_id} failed: its process is gone (killed?); its pool slots are free again")
+    for stray in stray_engines():
+        log(f"warning: {stray.describe()}")
     quiet = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     defs = build_definitions(store=store, engine=engine or default_engine(store, selection.get("preset")))
     new_models = [m for m in work if not instance.has_dynamic_partition(models_partitions.name, m)]
@@ -86,18 +94,67 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
               "judge_max_tokens": judge.max_tokens, "judge_rating_fallback": judge.rating_fallback,
               **({"chunk_size": chunk_size} if chunk_size else {})}
     run_config = {"ops": {op: {"config": config} for op in ("predictions", "scores")}}
-    for model, model_work in sorted(work.items()):
-        for s in model_work:
-            log(f"{model} / {s.dataset}: {s.status} ({'; '.join(s.reasons)})")
-        # the same run the sensor would ask for
-        request = model_run_request(registry, model, model_work, run_key_prefix="cli", profile=choice,
-                                     samples=samples)
-        _execute(defs, EVALUATE_JOB, instance, summary, partition_key=model, run_config={**run_config, **quiet},
-                 tags=request.tags, asset_selection=request.asset_selection)
+    for model, planned in sorted(work.items()):
+        with model_lock(model, instance, log) as waited:
+            model_work = planned
+            if waited:  # the other evaluation may have computed some or all of it
+                rechecked = [status_of(model, s.dataset) for s in planned]
+                model_work = [s for s in rechecked if s.status != "fresh"]
+                if not model_work:
+                    log(f"{model}: nothing left to compute after the wait (the other evaluation did it); "
+                        f"no engine is loaded")
+                    continue
+            for s in model_work:
+                log(f"{model} / {s.dataset}: {s.status} ({'; '.join(s.reasons)})")
+            # the same run the sensor would ask for
+            request = model_run_request(registry, model, model_work, run_key_prefix="cli", profile=choice,
+                                         samples=samples)
+            _execute(defs, EVALUATE_JOB, instance, summary, partition_key=model, run_config={**run_config, **quiet},
+                     tags=request.tags, asset_selection=request.asset_selection)
     log("refreshing the DuckDB tables, the dbt reports and the HTML report")
     with _held_stdout(hold=log_level != "DEBUG"):
         _execute(defs, REPORTS_JOB, instance, summary, run_config=quiet)
     return summary
+
+
+@contextlib.contextmanager
+def model_lock(model: str, instance: dg.DagsterInstance, log: Callable[[str], Any]) -> Iterator[bool]:
+    """One `llmeval evaluate` at a time evaluates a model on this results home: a second one waits here, says for
+    whom, and yields True once it holds the lock (its work must be re-checked: the first may have done it). The
+    lock is an flock, so a killed holder releases it with its death."""
+    path = path_under(llmeval_home() / "locks", f"{model}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            waited = False
+        except BlockingIOError:
+            began = time.monotonic()
+            log(f"{model}: waiting for {_lock_holder(path, instance)}, which evaluates this model now "
+                f"(lock {path})")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            log(f"{model}: the other evaluation finished after {time.monotonic() - began:.0f} s")
+            waited = True
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()} {socket.gethostname()}\n")
+        handle.flush()
+        try:
+            yield waited
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _lock_holder(path: Path, instance: dg.DagsterInstance) -> str:
+    """The process holding a model lock, and its Dagster run when one has started."""
+    try:
+        pid, host = path.read_text().split()[:2]
+    except (OSError, ValueError):
+        return "another `llmeval evaluate`"
+    active = dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+                           tags={PID_TAG: pid, LAUNCHER_TAG: host})
+    runs = [r.run_id for r in instance.get_runs(filters=active)]
+    return f"another `llmeval evaluate` (pid {pid} on {host}{', run ' + runs[0] if runs else ''})"
 
 
 @contextlib.contextmanager

@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from llmeval_assets.engine.base import EngineError, InferenceEngine
+from llmeval_assets.engine.lifeline import Lifeline
 from llmeval_assets.engine.requests import (
     ChoiceRequest,
     ChoiceResult,
@@ -110,9 +111,11 @@ class VLLMEngine(InferenceEngine):
         self.checkpoint = checkpoint
         self.engine_args = vllm_engine_args(settings, checkpoint)
         started = time.perf_counter()
+        self._lifeline = Lifeline.start()  # the engine's processes die with this one (engine/lifeline.py)
         try:
             self._llm: Any = vllm.LLM(**self.engine_args)
         except Exception as exc:  # vLLM raises many types for a checkpoint it cannot load
+            self._lifeline.release()
             raise EngineError(
                 f"vLLM could not load model {settings.model_key!r} from {checkpoint.path}: "
                 f"{type(exc).__name__}: {exc}"
@@ -288,6 +291,7 @@ class VLLMEngine(InferenceEngine):
             return
         self._watchdog_stop.set()
         llm.llm_engine.engine_core.shutdown()
+        self._lifeline.release()
         del llm
         gc.collect()
         try:

@@ -163,3 +163,33 @@ def test_plan_shows_fresh_stale_and_missing(pipeline_env, tmp_path):
     assert more["arc_challenge"]["reasons"] == ["4 samples stored, 6 requested"]
     empty = plan(tmp_path / "elsewhere", 4)
     assert {p["status"] for p in empty.values()} == {"missing"}
+
+
+def test_a_second_concurrent_evaluation_says_it_waits_and_loads_no_engine_for_work_done_meanwhile(pipeline_env):
+    """Two `llmeval evaluate` of the same work at once: the second waits for the first (and says for whom), then
+    finds nothing left and starts no run (so no engine); no row is lost or stored twice."""
+    env = {**os.environ, "LLMEVAL_HOME": str(pipeline_env.home), "LLMEVAL_REGISTRY": str(pipeline_env.registry_dir)}
+    command = [str(Path(sys.executable).with_name("llmeval")), "evaluate", "--model", "tiny_a", "--dataset",
+               "arc_challenge", "--samples", "8"]  # 4 stored: 4 more to compute
+    instance = get_instance()
+    runs_before = len(evaluate_runs(instance))
+    lock = pipeline_env.home / "locks" / "tiny_a.lock"
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while not (lock.is_file() and lock.read_text().startswith(f"{first.pid} ")):
+        assert first.poll() is None, first.stdout.read()
+        assert time.monotonic() < deadline, "the first evaluation never took the model's lock"
+        time.sleep(0.1)
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    first_out, _ = first.communicate(timeout=600)
+    assert first.returncode == 0, first_out
+    assert second.returncode == 0, second.stdout + second.stderr
+    out = " ".join(second.stdout.split())
+    assert f"tiny_a: waiting for another `llmeval evaluate` (pid {first.pid} on " in out, out
+    assert "tiny_a: nothing left to compute after the wait (the other evaluation did it); no engine is loaded" in out
+    assert "waiting" not in first_out
+    assert len(evaluate_runs(instance)) == runs_before + 1  # the first's run only: the second loaded no engine
+    lake = ResultsStore(home=str(pipeline_env.home)).lake
+    stored = lake.stored_predictions("tiny_a", "arc_challenge", "default")
+    assert lake.partition_state("tiny_a", "arc_challenge", "default").samples == 8
+    assert len(stored) >= 8 and all(len(rows) == 1 for rows in stored.values())  # none computed twice
