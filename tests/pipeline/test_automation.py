@@ -61,7 +61,9 @@ class Sensor:
         result = sensor(context)
         assert isinstance(result, dg.SensorResult)
         self.cursor = result.cursor
-        for request in result.dynamic_partitions_requests or []:  # what the daemon does with them
+        for event in result.asset_events or []:  # what the daemon does with a tick's result
+            self.instance.report_runless_asset_event(event)
+        for request in result.dynamic_partitions_requests or []:
             self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
         return result
 
@@ -137,6 +139,8 @@ def test_an_unreachable_or_gated_model_is_reported_as_blocked_and_not_launched(e
     observed = {e.partition: e.metadata for e in result.asset_events}
     assert set(observed) == {"gated_model", "remote_model"}
     assert observed["gated_model"]["status"].value == "blocked"
+    [stored] = sensor.instance.fetch_observations(dg.AssetKey("model_weights"), limit=10).records[:1]
+    assert stored.asset_observation.metadata["status"].value == "blocked"  # the asset's page shows it
     # still blocked on the next tick: reported again, not launched, and not observed twice
     again = sensor.tick()
     assert again.run_requests == [] and again.asset_events == []
