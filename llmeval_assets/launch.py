@@ -73,7 +73,7 @@ def launch_evaluation(registry: Registry, *, registry_dir: Path | None = None, j
     instance = get_instance()
     for run_id in reap_orphaned_runs(instance):
         log(f"marked run {run_id} failed: its process is gone (killed?); its pool slots are free again")
-    for stray in stray_engines():
+    for stray in stray_engines() if work else ():  # before an engine loads
         log(f"warning: {stray.describe()}")
     quiet = {"loggers": {"console": {"config": {"log_level": log_level}}}}
     defs = build_definitions(store=store, engine=engine or default_engine(store, selection.get("preset")))
