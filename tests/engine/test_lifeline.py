@@ -35,7 +35,7 @@ FAKE_OWNER = textwrap.dedent(f"""
 
 
 def start_owner(code: str, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "VLLM_LOGGING_LEVEL": "ERROR"}
     return subprocess.Popen([sys.executable, "-c", code, *args], stdout=subprocess.PIPE, text=True, env=env)
 
 
@@ -124,7 +124,11 @@ REAL_OWNER = textwrap.dedent(f"""
 def test_sigkill_of_an_evaluating_process_leaves_no_vllm_process(tiny_checkpoint):
     owner = start_owner(REAL_OWNER, str(tiny_checkpoint.path))
     try:
-        assert owner.stdout.readline().strip() == "ready"
+        for line in owner.stdout:  # vLLM logs to stdout as well
+            if line.strip() == "ready":
+                break
+        else:
+            pytest.fail(f"the engine did not start (exit status {owner.wait()})")
         engines = [p.pid for p in descendants(owner.pid, all_processes()) if p.title.startswith(ENGINE_TITLE)]
         assert engines, "vLLM started no engine process (in-process engine core?)"
         everything = [p.pid for p in descendants(owner.pid, all_processes())]
