@@ -110,10 +110,12 @@ def test_an_orphaned_engine_process_is_reported_with_how_to_stop_it():
 
 REAL_OWNER = textwrap.dedent(f"""
     import sys
+    from pathlib import Path
     from llmeval_assets.engine.weights import local_checkpoint
     from llmeval_assets.engine.vllm_engine import VLLMEngine
     from tests.engine.conftest import cpu_settings
-    engine = VLLMEngine(cpu_settings("{TINY_KEY}", {TINY_MAX_MODEL_LEN}), local_checkpoint("{TINY_KEY}", sys.argv[1]))
+    checkpoint = local_checkpoint("{TINY_KEY}", Path(sys.argv[1]))
+    engine = VLLMEngine(cpu_settings("{TINY_KEY}", {TINY_MAX_MODEL_LEN}), checkpoint)
     print("ready", flush=True)
     import time; time.sleep(600)
 """)
