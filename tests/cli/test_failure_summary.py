@@ -1,6 +1,7 @@
 """A run that fails inside Dagster reaches the CLI user as its cause in a line, with the run id and the file
 holding the full log (issue 14 §2); a corrupt dataset snapshot is found and rebuilt before any run needs it. A real
-Dagster instance and the real CLI; the failure (weights that are not a checkpoint) comes before any engine."""
+Dagster instance and the real CLI; the failure (a checkpoint directory without weight files, which the pre-run check
+of the weights cannot see: it looks for config.json only) comes before any engine."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ def test_a_failed_run_prints_its_cause_run_id_and_log(tmp_path, monkeypatch):
     models = yaml.safe_load((registry / "models.yaml").read_text())
     smollm2 = models["models"]["smollm2_135m"]
     smollm2.pop("offline")
-    smollm2["local_path"] = str(tmp_path / "not_a_checkpoint")  # exists, holds no config.json
+    smollm2["local_path"] = str(tmp_path / "not_a_checkpoint")  # has a config.json and no weight files
     (tmp_path / "not_a_checkpoint").mkdir()
+    (tmp_path / "not_a_checkpoint" / "config.json").write_text("{}")
     (registry / "models.yaml").write_text(yaml.safe_dump(models, sort_keys=False))
     home, cache = tmp_path / "home", tmp_path / "cache"
     monkeypatch.setenv("LLMEVAL_DATASETS_CACHE", str(cache))
@@ -47,8 +49,7 @@ def test_a_failed_run_prints_its_cause_run_id_and_log(tmp_path, monkeypatch):
     lines = proc.stderr.splitlines()
     assert lines[0].startswith(f"warning: {info.path} is unreadable (ArrowInvalid: ")
     match = re.fullmatch(r"Dagster run (\S+) \(evaluate_model, smollm2_135m\) failed: model_weights: WeightsError: "
-                         r"model 'smollm2_135m': local checkpoint (\S+) has no config\.json \(not a checkpoint "
-                         r"directory\)", lines[1])
+                         r"local checkpoint (\S+) has no weight files \(\*\.safetensors, \*\.bin\)", lines[1])
     assert match and match[2] == str(tmp_path / "not_a_checkpoint"), lines
     run_id = match[1]
     log = home / "logs" / f"{run_id}.log"

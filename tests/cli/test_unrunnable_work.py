@@ -94,7 +94,8 @@ def test_report_of_a_category_without_results(tmp_path):
                                      "evaluate --category general_purpose` first")
 
 
-GATED = ("llama31_70b: meta-llama/Llama-3.1-70B-Instruct is gated: accept the licence on the hub and set HF_TOKEN")
+GATED = ("llama31_70b: blocked (gated): meta-llama/Llama-3.1-70B-Instruct is gated: accept the licence on the "
+         "hub and set HF_TOKEN")
 
 
 def test_a_gated_model_without_a_token_fails_the_dry_run_with_the_hint(tmp_path):

@@ -133,7 +133,7 @@ def test_an_unreachable_or_gated_model_is_reported_as_blocked_and_not_launched(e
     result = sensor.tick()
     assert result.run_requests == []
     message = result.skip_reason.skip_message
-    assert "gated_model: blocked (gated): llmeval-fixtures/gated-model requires accepting the licence" in message
+    assert "gated_model: blocked (gated): llmeval-fixtures/gated-model is gated: accept the licence" in message
     assert "HF_TOKEN" in message
     assert "remote_model: blocked (" in message  # unknown (hub unreachable) here; not_found where it is reachable
     observed = {e.partition: e.metadata for e in result.asset_events}
@@ -155,8 +155,8 @@ def test_plan_shows_a_blocked_model_with_the_reason(env):
     run = subprocess.run([cli, "plan", "--registry", str(root), "--category", CATEGORY], check=False,
                          capture_output=True, text=True, env=os.environ.copy())
     assert run.returncode == 0, run.stderr
-    assert "gated_model: blocked (gated): llmeval-fixtures/gated-model requires accepting the licence" in " ".join(
-        run.stdout.split())
+    warning = "warning: gated_model: blocked (gated): llmeval-fixtures/gated-model is gated: accept the licence"
+    assert warning in " ".join(run.stderr.split())
     as_json = subprocess.run([cli, "plan", "--registry", str(root), "--category", CATEGORY, "--json"],
                              capture_output=True, text=True, env=os.environ.copy(), check=True)
     models = {m["key"]: m for m in yaml.safe_load(as_json.stdout)["models"]}
