@@ -43,7 +43,8 @@ from llmeval_assets.engine.vllm_engine import prompt_too_long
 from llmeval_assets.engine.weights import Checkpoint
 from llmeval_assets.registry.presets import EngineSettings
 
-DEFAULT_MAX_BATCH_TOKENS = 4096
+DEFAULT_MAX_BATCH_TOKENS = 2048  # measured faster than 4096 and 8192 on CPU (bench/loglik_speed.py)
+PROJECTION_CHUNK = 256  # continuation positions projected onto the vocabulary at once
 _TORCH_DTYPES = {"float32": "float32", "float": "float32", "bfloat16": "bfloat16", "float16": "float16",
                  "half": "float16"}
 
@@ -224,11 +225,17 @@ class TransformersEngine(InferenceEngine):
             row_index = torch.tensor([p[0] for p in picks], device=device)
             position_index = torch.tensor([p[1] for p in picks], device=device)
             targets = torch.tensor([p[2] for p in picks], device=device)
-            logits = self._model.get_output_embeddings()(hidden[row_index, position_index]).float()
-            if self._softcap:
-                logits = torch.tanh(logits / self._softcap) * self._softcap
-            token_logprobs = torch.log_softmax(logits, dim=-1).gather(1, targets[:, None])[:, 0].tolist()
-            greedy = (logits.argmax(dim=-1) == targets).tolist()
+            predicting = hidden[row_index, position_index]
+            token_logprobs, greedy = [], []
+            # vocabulary-sized rows in chunks: a whole batch's would be hundreds of MB written and read back
+            for start in range(0, len(picks), PROJECTION_CHUNK):
+                chunk = slice(start, start + PROJECTION_CHUNK)
+                logits = self._model.get_output_embeddings()(predicting[chunk]).float()
+                if self._softcap:
+                    logits = torch.tanh(logits / self._softcap) * self._softcap
+                # log_softmax, not logit - logsumexp: the latter differs from lm-eval's by up to 5e-4 per request
+                token_logprobs += torch.log_softmax(logits, dim=-1).gather(1, targets[chunk, None])[:, 0].tolist()
+                greedy += (logits.argmax(dim=-1) == targets[chunk]).tolist()
         self.tokens_computed += sum(row.length for row in rows)
         finished = time.perf_counter()
         totals: dict[int, tuple[float, bool, float]] = {}
