@@ -387,14 +387,10 @@ def show_plan(reg: Registry, *, as_json: bool, status: bool, judge: JudgeChoice,
 
 
 def blocked_weights(reg: Registry, models: set[str]) -> dict[str, str]:
-    """The models among `models` whose weights are neither here nor downloadable, with the reason (a run of
-    theirs cannot succeed; the registry sensor does not launch them). Asks the hub only about models not on disk."""
-    if not models:
-        return {}
-    from llmeval_assets.engine.weights import check_models
+    """engine.weights.blocked_models (the registry sensor's rule), as the reason to print per model."""
+    from llmeval_assets.engine.weights import blocked_models
 
-    statuses = check_models({m: reg.models[m] for m in sorted(models)}, reg.root)
-    return {s.key: s.blocked_reason for s in statuses if not s.runnable}
+    return {key: status.blocked_reason for key, status in blocked_models(reg, sorted(models)).items()}
 
 
 def partition_statuses(reg: Registry, partitions: list[dict[str, Any]], samples: int | None,

@@ -23,7 +23,7 @@ from llmeval_assets.defs.resources import ResultsStore
 from llmeval_assets.defs.weights import model_weights
 from llmeval_assets.deploy import run_tags
 from llmeval_assets.engine.requests import stable_hash
-from llmeval_assets.engine.weights import ModelStatus, check_models
+from llmeval_assets.engine.weights import blocked_models
 from llmeval_assets.evaluation import PartitionStatus, stale_work
 from llmeval_assets.profiles import ProfileChoice
 from llmeval_assets.registry import Registry, RegistryError
@@ -84,13 +84,6 @@ def model_fingerprints(registry: Registry) -> dict[str, str]:
             "profile": category.profile, "settings": category.settings.model_dump(mode="json")})
     return {model: stable_hash({"model": registry.models[model].model_dump(mode="json"), "pairs": model_pairs})
             for model, model_pairs in sorted(pairs.items())}
-
-
-def blocked_models(registry: Registry, models: list[str]) -> dict[str, ModelStatus]:
-    """The models among `models` whose weights are neither here nor downloadable, with the reason (no download;
-    the hub is asked only about models not on disk)."""
-    statuses = check_models({m: registry.models[m] for m in models}, registry.root)
-    return {s.key: s for s in statuses if not s.runnable}
 
 
 def _listing(models: list[str]) -> str:

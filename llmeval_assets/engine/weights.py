@@ -31,7 +31,7 @@ from typing import Literal
 
 from llmeval_assets.engine.base import EngineError
 from llmeval_assets.paths import installed_data_path, llmeval_home, path_under
-from llmeval_assets.registry import default_registry_dir
+from llmeval_assets.registry import Registry, default_registry_dir
 from llmeval_assets.registry.schema import ModelEntry, ModelKind, OfflineSource
 
 HUB_TIMEOUT_S = 10.0
@@ -341,3 +341,10 @@ def check_models(
     """check_model for many models, the hub queries in parallel; results in the order of `entries`."""
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         return list(pool.map(lambda key: check_model(key, entries[key], registry_root), entries))
+
+
+def blocked_models(registry: Registry, models: list[str]) -> dict[str, ModelStatus]:
+    """The models among `models` whose weights are neither here nor downloadable, with the reason: a run of
+    theirs cannot succeed (no download; the hub is asked only about models not on disk)."""
+    statuses = check_models({m: registry.models[m] for m in models}, registry.root) if models else []
+    return {s.key: s for s in statuses if not s.runnable}
