@@ -5,8 +5,9 @@ requests: ARC-Challenge and HellaSwag, the first --limit test items each (HellaS
 
 Prints both wall times (model load + scoring), their ratio (target <= 0.4), the per-item agreement of the
 predicted choice for acc and acc_norm (target >= 99.5%), max |delta log-likelihood|, and the hardware-independent
-figure: prompt tokens computed per item, llmeval's packed rows (context + sum of continuations) against lm-eval's
-sum over choices of (context + continuation).
+figure: prompt tokens fed to the model per item. llmeval feeds each context once and each continuation but its
+last token (a target only); lm-eval feeds context + continuation but its last token per choice. The issue's
+reference figure, lm-eval's sum over choices of (context + continuation), is printed beside them.
 
 Run it under the machine's lock with nothing else heavy running:
     flock /tmp/llmeval-vllm.lock .venv/bin/python bench/loglik_speed.py [--limit 1000]
@@ -81,19 +82,22 @@ def main() -> None:
         mine_picks, their_picks = picks(t, mine), picks(t, theirs)
         agree = {metric: sum(a[metric] == b[metric] for a, b in zip(mine_picks, their_picks, strict=True))
                  / len(t.items) for metric in t.spec.metrics}
-        lm_eval_tokens = sum(len(c) + len(x) for c, x in (encoder.encode_pair(r.context, r.continuation)
+        request_tokens = sum(len(c) + len(x) for c, x in (encoder.encode_pair(r.context, r.continuation)
                                                           for r in loglikelihood_requests(t)))
+        lm_eval_fed = request_tokens - len(loglikelihood_requests(t))  # it drops each request's last token
         rows.append({"dataset": t.dataset, "items": len(t.items), "agreement": agree,
                      "max_abs_delta_loglik": delta,
                      "prompt_tokens_per_item": {"llmeval": computed[t.dataset] / len(t.items),
-                                                "lm_eval": lm_eval_tokens / len(t.items)}})
+                                                "lm_eval": lm_eval_fed / len(t.items),
+                                                "lm_eval_context_plus_continuation": request_tokens / len(t.items)}})
     ratio = llmeval_s / lm_eval_s
     for row in rows:
         tokens = row["prompt_tokens_per_item"]
         print(f"{row['dataset']:<14} items {row['items']:>5}  agreement "
               + "  ".join(f"{m} {v:.2%}" for m, v in row["agreement"].items())
-              + f"  max|dll| {row['max_abs_delta_loglik']:.2e}  prompt tokens/item llmeval {tokens['llmeval']:.1f}"
-              f" vs lm-eval {tokens['lm_eval']:.1f} ({tokens['llmeval'] / tokens['lm_eval']:.2f}x)")
+              + f"  max|dll| {row['max_abs_delta_loglik']:.2e}  tokens fed/item llmeval {tokens['llmeval']:.1f}"
+              f" vs lm-eval {tokens['lm_eval']:.1f} ({tokens['llmeval'] / tokens['lm_eval']:.2f}x; lm-eval's"
+              f" context + continuation {tokens['lm_eval_context_plus_continuation']:.1f})")
     print(f"wall time: lm-eval HF (batch {args.batch_size}) {lm_eval_s:.1f} s, llmeval transformers scorer "
           f"{llmeval_s:.1f} s, ratio {ratio:.2f} (target <= 0.4)")
     met = ratio <= 0.4 and all(v >= 0.995 for row in rows for v in row["agreement"].values())

@@ -8,12 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from llmeval_assets.engine.base import EngineError
 from llmeval_assets.engine.requests import ChoiceRequest, GenerateRequest, LoglikelihoodRequest, Sampling
 from llmeval_assets.engine.resource import EngineResource
-from llmeval_assets.engine.transformers_engine import TransformersEngine
+from llmeval_assets.engine.transformers_engine import (
+    TransformersEngine,
+    onednn_prepacking_works,
+    prepack_linear_layers,
+)
 from llmeval_assets.registry import default_registry_dir, load_registry
 
 from .conftest import cpu_settings
@@ -66,6 +71,30 @@ def test_results_do_not_depend_on_batching(scorer, smollm2_checkpoint):
     alone = [scorer.loglikelihood([request])[0] for request in REQUESTS]
     assert [r.logprob for r in packed] == pytest.approx([r.logprob for r in alone], abs=1e-4)
     assert [r.is_greedy for r in packed] == [r.is_greedy for r in alone]
+
+
+def test_each_context_is_fed_once_and_no_continuation_feeds_its_last_token(scorer):
+    arc = REQUESTS[:4]
+    pairs = [scorer._encoder.encode_pair(r.context, r.continuation) for r in arc]
+    assert len({tuple(context) for context, _ in pairs}) == 1
+    before = scorer.tokens_computed
+    scorer.loglikelihood(arc)
+    assert scorer.tokens_computed - before == len(pairs[0][0]) + sum(len(ids) - 1 for _, ids in pairs)
+
+
+def test_the_prepacked_kernel_gives_the_default_kernels_loglikelihoods(scorer, smollm2_checkpoint):
+    assert scorer.linear_kernel == "onednn-prepacked"
+    assert scorer.provenance.engine_args["linear_kernel"] == "onednn-prepacked"
+    default = TransformersEngine(cpu_settings("smollm2_135m", 2048), smollm2_checkpoint, max_batch_tokens=96,
+                                 prepack_linears=False)
+    try:
+        assert default.linear_kernel == "default"
+        reference = default.loglikelihood(REQUESTS)
+    finally:
+        default.close()
+    fast = scorer.loglikelihood(REQUESTS)
+    assert [r.logprob for r in fast] == pytest.approx([r.logprob for r in reference], abs=1e-4)
+    assert [r.is_greedy for r in fast] == [r.is_greedy for r in reference]
 
 
 def test_per_request_problems_and_refusals(scorer, smollm2_checkpoint):
@@ -123,3 +152,43 @@ def test_the_resource_loads_the_scorer_once_for_loglikelihood_kinds(fast_registr
     finally:
         resource.close()
     assert engine._model is None  # closed before anything else could load
+
+
+class _Decoder(torch.nn.Module):
+    def __init__(self, reads_weight: bool) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(8, 4)
+        self.proj = torch.nn.Linear(4, 4)
+        self.reads_weight = reads_weight
+
+    def forward(self, input_ids: torch.Tensor, use_cache: bool = False) -> torch.Tensor:
+        hidden = self.embed(input_ids)
+        return hidden @ self.proj.weight.T if self.reads_weight else self.proj(hidden)
+
+
+class _CausalLM(torch.nn.Module):
+    def __init__(self, reads_weight: bool) -> None:
+        super().__init__()
+        self.decoder = _Decoder(reads_weight)
+        self.head = torch.nn.Linear(4, 8, bias=False)
+
+    def get_decoder(self) -> _Decoder:
+        return self.decoder
+
+    def get_output_embeddings(self) -> torch.nn.Linear:
+        return self.head
+
+
+def test_prepacking_keeps_the_layers_of_a_model_whose_code_reads_their_weights():
+    assert onednn_prepacking_works(torch)
+    plain = _CausalLM(reads_weight=False)
+    hidden = torch.randn(3, 4)
+    projection = prepack_linear_layers(plain, torch)
+    assert projection is not None and type(plain.decoder.proj) is not torch.nn.Linear
+    assert torch.allclose(projection(hidden), plain.head(hidden), atol=1e-6)
+    assert plain.head.weight is not None  # the output layer itself stays (a tied embedding may share it)
+
+    reads = _CausalLM(reads_weight=True)
+    original = reads.decoder.proj
+    assert prepack_linear_layers(reads, torch) is None
+    assert reads.decoder.proj is original
