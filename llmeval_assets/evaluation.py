@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,7 @@ class Evaluation:
 
 
 def valid_pair(registry: Registry, model: str, dataset: str) -> Pair:
-    owners = {(p.model, p.dataset): p for p in registry.pairs(include_optional=True)}
-    pair = owners.get((model, dataset))
+    pair = registry.pair(model, dataset)
     if pair is None:
         raise UnknownNameError(f"no category evaluates model {model!r} on dataset {dataset!r}; "
                                f"`llmeval plan --model {model} --include-optional` lists its datasets")
@@ -193,7 +193,7 @@ def select_items(items: Sequence[Item], samples: int | None,
     an evaluation with --limit takes the first N in dataset order (lm-eval's --limit), one with --items exactly those
     (in the file's order)."""
     tests = [i for i in items if i.split == "test"]
-    fewshot = [i for i in items if i.split != "test"]
+    fewshot = fewshot_rows(items)
     if evaluation is not None and evaluation.item_ids:
         by_id = {i.item_id: i for i in tests}
         unknown = unknown_items(evaluation.item_ids, by_id)
@@ -205,6 +205,11 @@ def select_items(items: Sequence[Item], samples: int | None,
         return tests[: evaluation.limit], fewshot
     ordered = in_sample_order(items)
     return (ordered[:samples] if samples else ordered), fewshot
+
+
+def fewshot_rows(items: Sequence[Item]) -> list[Item]:
+    """A snapshot's rows that are not test items: where exemplars come from."""
+    return [i for i in items if i.split != "test"]
 
 
 def fewshot_pool(evaluation: Evaluation, snapshot_pool: Sequence[Item]) -> list[Item]:
@@ -485,15 +490,22 @@ def current_spec_hash(evaluation: Evaluation, lake: ResultsLake, snapshot: dict[
                       weights: dict[str, Any]) -> str | None:
     """The spec hash a run would compute now, from the current snapshot's probe items and the tokenizer fingerprint
     the weights record holds; None when no fingerprint is recorded."""
-    from llmeval_assets.snapshots import snapshot_items
-
     tokenizer = weights.get("tokenizer")
     if tokenizer is None:
         return None
-    items = snapshot_items(snapshot)
-    _, fewshot = select_items(items, None)
-    digests = request_digests(recorded_requests(evaluation, probe_items(items), fewshot))
-    return spec_hash(evaluation.spec, [digests.get(p.item_id, "") for p in probe_items(items)], tokenizer)
+    probes, fewshot = _snapshot_probes(snapshot["path"], snapshot["dataset"])
+    digests = request_digests(recorded_requests(evaluation, probes, fewshot))
+    return spec_hash(evaluation.spec, [digests.get(p.item_id, "") for p in probes], tokenizer)
+
+
+@lru_cache(maxsize=64)
+def _snapshot_probes(path: str, dataset: str) -> tuple[list[Item], list[Item]]:
+    """A snapshot's probe items and few-shot rows, once per process (a snapshot file never changes under its
+    hash): checking freshness of every model on a dataset sorts its items once, not once per model."""
+    from llmeval_assets.snapshots import snapshot_items
+
+    items = snapshot_items({"path": path, "dataset": dataset})
+    return probe_items(items), fewshot_rows(items)
 
 
 def stale_work(registry: Registry, lake: ResultsLake, samples: int | None = None,
@@ -502,12 +514,13 @@ def stale_work(registry: Registry, lake: ResultsLake, samples: int | None = None
                choice: ProfileChoice = ProfileChoice()) -> dict[str, list[PartitionStatus]]:
     """Per model, the partitions of supported datasets that are stale or missing (what a run must materialize)."""
     work: dict[str, list[PartitionStatus]] = {}
+    engine = EngineContext.installed()
     for pair in registry.pairs(include_optional=include_optional):
         if not registry.datasets[pair.dataset].supported:
             continue
         if (models is not None and pair.model not in models) or (datasets is not None and pair.dataset not in datasets):
             continue
-        status = partition_status(registry, lake, pair.model, pair.dataset, choice, samples, judge)
+        status = partition_status(registry, lake, pair.model, pair.dataset, choice, samples, judge, engine)
         if status.status != "fresh":
             work.setdefault(pair.model, []).append(status)
     return work

@@ -396,12 +396,12 @@ def blocked_weights(reg: Registry, models: set[str]) -> dict[str, str]:
 def partition_statuses(reg: Registry, partitions: list[dict[str, Any]], samples: int | None,
                        judge: JudgeChoice, choice: ProfileChoice, preset: str | None = None) -> list[dict[str, Any]]:
     """Freshness of each planned partition against the results stored under .llmeval/lake."""
-    from llmeval_assets.evaluation import partition_status
+    from llmeval_assets.evaluation import EngineContext, partition_status
     from llmeval_assets.paths import lake_dir
     from llmeval_assets.storage.lake import ResultsLake
 
-    lake = ResultsLake(lake_dir())
-    return [partition_status(reg, lake, p["model"], p["dataset"], choice, samples, judge, preset=preset).as_dict()
+    lake, engine = ResultsLake(lake_dir()), EngineContext.installed()
+    return [partition_status(reg, lake, p["model"], p["dataset"], choice, samples, judge, engine, preset).as_dict()
             for p in partitions]
 
 

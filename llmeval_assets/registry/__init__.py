@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
+from functools import cached_property
 from pathlib import Path
 
 from llmeval_assets.paths import PROJECT_ROOT, llmeval_home
@@ -143,6 +144,14 @@ class Registry:
                     for model in cat.models:
                         owners.setdefault((model, dataset), Pair(model, dataset, cat_name, optional))
         return sorted(owners.values(), key=lambda p: (p.model, p.dataset))
+
+    def pair(self, model: str, dataset: str) -> Pair | None:
+        """The pair of `pairs()` for this model and dataset (its settings owner), or None when no category has it."""
+        return self._pairs_by_key.get((model, dataset))
+
+    @cached_property
+    def _pairs_by_key(self) -> dict[tuple[str, str], Pair]:
+        return {(p.model, p.dataset): p for p in self.pairs(include_optional=True)}
 
     def settings_for(self, pair: Pair) -> GenerationSettings:
         return self.categories[pair.category].settings
