@@ -41,7 +41,7 @@ def main() -> None:
     smollm2 = resolve_checkpoint("smollm2_135m", registry.models["smollm2_135m"], registry.root)
     checkpoint = smollm2 if args.model == "smollm2" else local_checkpoint(
         "tiny_llama", save_tiny_llama(Path(tempfile.mkdtemp()), smollm2.path, 2048))
-    settings = EngineSettings(model_key=checkpoint.key, hf_id=None, revision=None, dtype=args.dtype,
+    settings = EngineSettings(model_key=checkpoint.model_key, hf_id=None, revision=None, dtype=args.dtype,
                               quantization=None, tensor_parallel_size=1, gpu_memory_utilization=0.2,
                               max_model_len=2048, max_num_seqs=64, enable_prefix_caching=True, enforce_eager=True,
                               swap_space_gb=0.0, preset="bench")
