@@ -493,8 +493,8 @@ def current_spec_hash(evaluation: Evaluation, lake: ResultsLake, snapshot: dict[
     tokenizer = weights.get("tokenizer")
     if tokenizer is None:
         return None
-    probes, fewshot = _snapshot_probes(snapshot["path"], snapshot["dataset"])
-    digests = request_digests(recorded_requests(evaluation, probes, fewshot))
+    probes, rows = _snapshot_probes(snapshot["path"], snapshot["dataset"])
+    digests = request_digests(recorded_requests(evaluation, probes, fewshot_pool(evaluation, rows)))
     return spec_hash(evaluation.spec, [digests.get(p.item_id, "") for p in probes], tokenizer)
 
 

@@ -5,6 +5,7 @@ real results lake (Parquet files); no engine runs."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pyarrow.parquet as pq
@@ -15,11 +16,13 @@ from llmeval_assets.evaluation import (
     evaluation_identity,
     evaluation_summary,
     expected_engine_fingerprint,
+    fewshot_pool,
     partition_status,
     resolve_evaluation,
     select_items,
 )
 from llmeval_assets.judging import JUDGE_MODEL_ENV, JudgeChoice
+from llmeval_assets.profiles import ProfileChoice, RunOverrides
 from llmeval_assets.registry import load_registry
 from llmeval_assets.snapshots import build_snapshot, current_items
 from llmeval_assets.storage.lake import PartitionState, ResultsLake
@@ -98,3 +101,25 @@ def test_a_result_stored_before_judges_were_recorded_is_stale(tmp_path, registry
     assert lake.partition_state(MODEL, "mt_bench", "default").judge == ""
     assert status(registry, lake, "mt_bench", JudgeChoice(model=MODEL)).reasons == (
         "judge changed (not recorded -> smollm2_135m)",)
+
+
+def test_a_result_with_exemplars_from_a_file_is_fresh_after_its_run(tmp_path, registry):
+    """The freshness check draws exemplars as the run does (--fewshot-from's file, not the snapshot's rows)."""
+    shots = tmp_path / "shots.jsonl"
+    shots.write_text("".join(json.dumps({"question": f"What is {n} + {n}?", "answer": f"#### {2 * n}"}) + "\n"
+                             for n in range(1, 9)))
+    choice = ProfileChoice("lm_eval", RunOverrides(fewshot_file=str(shots), fewshot_digest="d1"))
+    lake = ResultsLake(tmp_path / "lake")
+    build_snapshot(registry, "gsm8k", lake, "offline")
+    evaluation = resolve_evaluation(registry, MODEL, "gsm8k", choice)
+    items, version = current_items(lake, "gsm8k")
+    chosen, rows = select_items(items, 10, evaluation)
+    identity = evaluation_identity(evaluation, items=items, chosen=chosen, fewshot=fewshot_pool(evaluation, rows),
+                                   weights_revision="r1", dataset_version=version, tokenizer=TOKENIZER,
+                                   engine=expected_engine_fingerprint(registry, evaluation, CONTEXT))
+    lake.set_weights(MODEL, {"revision": "r1", "tokenizer": TOKENIZER})
+    lake.write_scores(identity, [], [], primary=evaluation.primary_metric, state=PartitionState.of(
+        identity, evaluation=evaluation_summary(evaluation), run_id="run-1", materialized_at=datetime.now(UTC)))
+
+    fresh = partition_status(registry, lake, MODEL, "gsm8k", choice, samples=10, engine=CONTEXT)
+    assert (fresh.status, fresh.reasons) == ("fresh", ())
