@@ -82,9 +82,10 @@ def main() -> None:
         mine_picks, their_picks = picks(t, mine), picks(t, theirs)
         agree = {metric: sum(a[metric] == b[metric] for a, b in zip(mine_picks, their_picks, strict=True))
                  / len(t.items) for metric in t.spec.metrics}
+        requests = loglikelihood_requests(t)
         request_tokens = sum(len(c) + len(x) for c, x in (encoder.encode_pair(r.context, r.continuation)
-                                                          for r in loglikelihood_requests(t)))
-        lm_eval_fed = request_tokens - len(loglikelihood_requests(t))  # it drops each request's last token
+                                                          for r in requests))
+        lm_eval_fed = request_tokens - len(requests)  # it drops each request's last token
         rows.append({"dataset": t.dataset, "items": len(t.items), "agreement": agree,
                      "max_abs_delta_loglik": delta,
                      "prompt_tokens_per_item": {"llmeval": computed[t.dataset] / len(t.items),

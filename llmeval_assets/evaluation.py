@@ -84,7 +84,7 @@ class Evaluation:
 
 
 def valid_pair(registry: Registry, model: str, dataset: str) -> Pair:
-    pair = registry.pair(model, dataset)
+    pair = registry.pairs_by_key.get((model, dataset))
     if pair is None:
         raise UnknownNameError(f"no category evaluates model {model!r} on dataset {dataset!r}; "
                                f"`llmeval plan --model {model} --include-optional` lists its datasets")
@@ -267,14 +267,12 @@ def evaluation_identity(evaluation: Evaluation, *, items: Sequence[Item], chosen
                         fewshot: Sequence[Item], weights_revision: str, dataset_version: str,
                         tokenizer: dict[str, Any], engine: dict[str, Any]) -> EvaluationIdentity:
     """The identity of evaluating `chosen` (of snapshot `items`) with these weights, tokenizer and engine."""
-    probes = probe_items(items)
-    probe_digests = request_digests(recorded_requests(evaluation, probes, fewshot))
     digests = request_digests(recorded_requests(evaluation, chosen, fewshot))
     return EvaluationIdentity(
         model=evaluation.model, dataset=evaluation.dataset, profile=evaluation.profile,
         benchmark=evaluation.benchmark.name, variant=evaluation.variant, weights_revision=weights_revision,
         dataset_version=dataset_version,
-        spec_hash=spec_hash(evaluation.spec, [probe_digests.get(p.item_id, "") for p in probes], tokenizer),
+        spec_hash=probe_spec_hash(evaluation, probe_items(items), fewshot, tokenizer),
         tokenizer_hash=fingerprint_hash(tokenizer), engine_hash=fingerprint_hash(engine),
         engine=_json(engine), item_ids=tuple(i.item_id for i in chosen),
         request_digests=tuple(digests.get(i.item_id, "") for i in chosen))
@@ -494,7 +492,13 @@ def current_spec_hash(evaluation: Evaluation, lake: ResultsLake, snapshot: dict[
     if tokenizer is None:
         return None
     probes, rows = _snapshot_probes(snapshot["path"], snapshot["dataset"])
-    digests = request_digests(recorded_requests(evaluation, probes, fewshot_pool(evaluation, rows)))
+    return probe_spec_hash(evaluation, probes, fewshot_pool(evaluation, rows), tokenizer)
+
+
+def probe_spec_hash(evaluation: Evaluation, probes: Sequence[Item], fewshot: Sequence[Item],
+                    tokenizer: dict[str, Any]) -> str:
+    """The spec hash: the spec, the requests rendered for the snapshot's probe items, and the tokenizer."""
+    digests = request_digests(recorded_requests(evaluation, probes, fewshot))
     return spec_hash(evaluation.spec, [digests.get(p.item_id, "") for p in probes], tokenizer)
 
 

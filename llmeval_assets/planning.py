@@ -134,8 +134,7 @@ def selected_pairs(registry: Registry, category: str | None, model: str | None, 
         scope = f"category {cat_name!r}" if cat_name else f"model {model_key!r}"
         hint = "" if include_optional else " (add --include-optional to include optional datasets)"
         raise PlanError(f"dataset {dataset_key!r} is not among the datasets of {scope}{hint}")
-    owners = {(p.model, p.dataset): p for p in registry.pairs(include_optional=True)}
-    pairs = [owners[key] for key in sorted(requested)]
+    pairs = [registry.pairs_by_key[key] for key in sorted(requested)]
     return pairs, list(dict.fromkeys(skipped))
 
 

@@ -145,12 +145,9 @@ class Registry:
                         owners.setdefault((model, dataset), Pair(model, dataset, cat_name, optional))
         return sorted(owners.values(), key=lambda p: (p.model, p.dataset))
 
-    def pair(self, model: str, dataset: str) -> Pair | None:
-        """The pair of `pairs()` for this model and dataset (its settings owner), or None when no category has it."""
-        return self._pairs_by_key.get((model, dataset))
-
     @cached_property
-    def _pairs_by_key(self) -> dict[tuple[str, str], Pair]:
+    def pairs_by_key(self) -> dict[tuple[str, str], Pair]:
+        """Every pair of `pairs()` (optional ones included) by (model, dataset), built once."""
         return {(p.model, p.dataset): p for p in self.pairs(include_optional=True)}
 
     def settings_for(self, pair: Pair) -> GenerationSettings:
